@@ -1,0 +1,56 @@
+"""The `kwake` command: one entry point whose subcommands live in the component packages.
+
+Each subcommand names a module with `register(parser)` and `run(args) -> int`. The modules are
+imported only when their subcommand runs, so `kwake localkube` never pays for kopf or numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+
+class Command(Protocol):
+    def register(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# name -> (module, one-line help). Keep alphabetical within a group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "localkube": ("localkube.cli", "run the embedded Kubernetes-compatible control plane"),
+}
+
+
+def _load(module_name: str) -> Command:
+    return cast(Command, importlib.import_module(module_name))
+
+
+def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command | None]:
+    parser = argparse.ArgumentParser(prog="kwake", description="kwake: Knative-compatible serving.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = argv[0] if argv else None
+    command: Command | None = None
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text)
+        if name == chosen:
+            command = _load(module_name)
+            command.register(sub_parser)
+    return parser, command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, command = build_parser(args_list)
+    args = parser.parse_args(args_list)
+    if command is None:
+        parser.print_help()
+        return 2
+    return command.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
