@@ -1,0 +1,123 @@
+"""Posting core v1 Events about objects, as every Kubernetes component does.
+
+    recorder = EventRecorder(client, component="kwake-kubelet", host="localhost")
+    await recorder.record(pod, "Started", "Started container app")
+    await recorder.record(pod, "BackOff", "Back-off restarting failed container", type="Warning")
+
+`record` never raises: an event that cannot be posted is logged at warning level and dropped
+(events are informational; a failure to post one must not break a reconcile).
+`build_event` is the pure part (object + reason + message + time -> Event body).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from localkube.client.api import ApiClient
+from localkube.client.resources import EVENTS
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal["Normal", "Warning"]
+
+
+def format_time(moment: datetime.datetime) -> str:
+    """RFC 3339 with a `Z`, seconds precision (metav1.Time)."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_micro_time(moment: datetime.datetime) -> str:
+    """RFC 3339 with microseconds and a `Z` (metav1.MicroTime)."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def involved_object(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The ObjectReference an Event points at."""
+    meta = obj.get("metadata") or {}
+    ref: dict[str, Any] = {
+        "kind": obj.get("kind", ""),
+        "apiVersion": obj.get("apiVersion", ""),
+        "name": meta.get("name", ""),
+    }
+    for source, target in (
+        ("namespace", "namespace"),
+        ("uid", "uid"),
+        ("resourceVersion", "resourceVersion"),
+    ):
+        if meta.get(source):
+            ref[target] = meta[source]
+    return ref
+
+
+def build_event(
+    obj: Mapping[str, Any],
+    reason: str,
+    message: str,
+    *,
+    type: EventKind = "Normal",
+    component: str,
+    host: str | None = None,
+    now: datetime.datetime,
+    action: str | None = None,
+) -> dict[str, Any]:
+    """A core v1 Event about `obj`, named by generateName like kubectl/client-go do."""
+    ref = involved_object(obj)
+    namespace = ref.get("namespace") or "default"
+    source: dict[str, str] = {"component": component}
+    if host:
+        source["host"] = host
+    event: dict[str, Any] = {
+        "kind": "Event",
+        "apiVersion": "v1",
+        "metadata": {"generateName": f"{ref['name'] or 'object'}.", "namespace": namespace},
+        "involvedObject": ref,
+        "reason": reason,
+        "message": message[:1024],
+        "type": type,
+        "source": source,
+        "firstTimestamp": format_time(now),
+        "lastTimestamp": format_time(now),
+        "eventTime": format_micro_time(now),
+        "count": 1,
+        "reportingComponent": component,
+        "reportingInstance": host or component,
+        "action": action or reason,
+    }
+    return event
+
+
+class EventRecorder:
+    """Posts Events through `client` on behalf of `component` (e.g. `deployment-controller`)."""
+
+    def __init__(self, client: ApiClient, component: str, host: str | None = None) -> None:
+        self._client = client
+        self._component = component
+        self._host = host
+
+    async def record(
+        self,
+        obj: Mapping[str, Any],
+        reason: str,
+        message: str,
+        *,
+        type: EventKind = "Normal",
+        now: datetime.datetime | None = None,
+    ) -> dict[str, Any] | None:
+        """Post one Event; returns the created Event, or None when posting failed (logged)."""
+        body = build_event(
+            obj,
+            reason,
+            message,
+            type=type,
+            component=self._component,
+            host=self._host,
+            now=now or datetime.datetime.now(datetime.UTC),
+        )
+        try:
+            return await self._client.create(EVENTS, body, namespace=body["metadata"]["namespace"])
+        except Exception as exc:  # events are best effort by design
+            log.warning("could not post event %s for %s: %s", reason, involved_object(obj).get("name"), exc)
+            return None
