@@ -1,0 +1,1 @@
+"""Sample apps the benchmarks and tests run as pods or as plain local processes."""
