@@ -9,10 +9,14 @@ integer: "string"`). `Cause.text` is the "field: message" line kube joins into S
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
+
+from localkube.jsonpath import deep_copy, json_equal, type_name
 
 # Reasons, as kube's field.ErrorType spells them.
 INVALID: Final = "FieldValueInvalid"
@@ -62,7 +66,7 @@ def duplicate(path: str, value: Any) -> Cause:
 
 
 def too_long(path: str, limit: int) -> Cause:
-    return Cause(path, TOO_LONG, f"Too long: may not be more than {limit} bytes")
+    return Cause(path, TOO_LONG, f"Too long: may not be longer than {limit}")
 
 
 def too_many(path: str, actual: int, limit: int) -> Cause:
@@ -270,3 +274,324 @@ def _string_map_causes(path: str, value: Any, *, labels: bool) -> list[Cause]:
             Cause(path, TOO_LONG, f"Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes")
         )
     return causes
+
+
+# ---------------------------------------------------------------------------------------------
+# CRD structural schemas (openAPIV3Schema), as apiextensions-apiserver validates, prunes and
+# defaults custom resources. The server runs, in order: prune_unknown_fields,
+# apply_schema_defaults, schema_causes.
+
+_ROOT_FIELDS: Final = ("apiVersion", "kind", "metadata")
+_PRESERVE: Final = "x-kubernetes-preserve-unknown-fields"
+_INT_OR_STRING: Final = "x-kubernetes-int-or-string"
+_EMBEDDED: Final = "x-kubernetes-embedded-resource"
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _item(path: str, index: int) -> str:
+    return f"{path}[{index}]"
+
+
+def _has_type(value: Any, wanted: str) -> bool:
+    if wanted == "object":
+        return isinstance(value, dict)
+    if wanted == "array":
+        return isinstance(value, list)
+    if wanted == "string":
+        return isinstance(value, str)
+    if wanted == "boolean":
+        return isinstance(value, bool)
+    if wanted == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if wanted == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True  # an unknown type name was refused when the CRD was stored
+
+
+def _number(value: Any) -> str:
+    """A schema number as Go's %v prints a float64: 10, 2.5."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+_INT_RANGES: Final = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_DATE_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?")
+_STRING_FORMATS: Final[Mapping[str, re.Pattern[str]]] = {
+    "date-time": _DATE_TIME,
+    "date": re.compile(r"\d{4}-\d{2}-\d{2}"),
+    "uuid": re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"),
+    "byte": re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"),
+}
+
+
+def _format_ok(value: Any, fmt: str) -> bool:
+    if fmt in _INT_RANGES and isinstance(value, int) and not isinstance(value, bool):
+        low, high = _INT_RANGES[fmt]
+        return low <= value <= high
+    pattern = _STRING_FORMATS.get(fmt)
+    if pattern is None or not isinstance(value, str):
+        return True  # formats kube does not check (or checks only loosely) pass
+    if not pattern.fullmatch(value):
+        return False
+    if fmt in ("date-time", "date"):
+        try:
+            datetime.fromisoformat(value[:10])
+        except ValueError:
+            return False
+    return True
+
+
+def schema_causes(schema: Mapping[str, Any], obj: Any, *, root: str = "") -> list[Cause]:
+    """Validate a custom resource (or any value, at `root`) against a structural schema.
+
+    At the object root, `apiVersion`, `kind` and `metadata` are left to the server.
+    """
+    return _validate(schema, obj, root, top=not root)
+
+
+def _validate(schema: Any, value: Any, path: str, *, top: bool = False) -> list[Cause]:
+    if not isinstance(schema, Mapping):
+        return []
+    name = path or "body"
+    wanted = schema.get("type")
+    int_or_string = bool(schema.get(_INT_OR_STRING))
+    type_label = "integer,string" if int_or_string else wanted
+
+    if value is None:
+        if schema.get("nullable") or not type_label:
+            return []
+        return [type_invalid(path, "null", f'{name} in body must be of type {type_label}: "null"')]
+    if int_or_string:
+        if not (_has_type(value, "integer") or isinstance(value, str)):
+            actual = type_name(value)
+            return [type_invalid(path, actual, f'{name} in body must be of type {type_label}: "{actual}"')]
+    elif isinstance(wanted, str) and not _has_type(value, wanted):
+        actual = type_name(value)
+        return [type_invalid(path, actual, f'{name} in body must be of type {wanted}: "{actual}"')]
+
+    causes: list[Cause] = []
+    enum = schema.get("enum")
+    if isinstance(enum, list) and not any(json_equal(value, allowed) for allowed in enum):
+        causes.append(not_supported(path, value, enum))
+    fmt = schema.get("format")
+    if isinstance(fmt, str) and not _format_ok(value, fmt):
+        causes.append(type_invalid(path, value, f"{name} in body must be of type {fmt}: {_show(value)}"))
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        causes.extend(_number_causes(schema, value, path, name))
+    elif isinstance(value, str):
+        causes.extend(_string_causes(schema, value, path, name))
+    elif isinstance(value, list):
+        causes.extend(_array_causes(schema, value, path, name))
+    elif isinstance(value, dict):
+        causes.extend(_object_causes(schema, value, path, name, top=top))
+
+    causes.extend(_composition_causes(schema, value, path, name))
+    return causes
+
+
+def _number_causes(schema: Mapping[str, Any], value: float, path: str, name: str) -> list[Cause]:
+    causes: list[Cause] = []
+    maximum = schema.get("maximum")
+    if isinstance(maximum, int | float):
+        if schema.get("exclusiveMaximum") and value >= maximum:
+            causes.append(invalid(path, value, f"{name} in body should be less than {_number(maximum)}"))
+        elif value > maximum:
+            detail = f"{name} in body should be less than or equal to {_number(maximum)}"
+            causes.append(invalid(path, value, detail))
+    minimum = schema.get("minimum")
+    if isinstance(minimum, int | float):
+        if schema.get("exclusiveMinimum") and value <= minimum:
+            causes.append(invalid(path, value, f"{name} in body should be greater than {_number(minimum)}"))
+        elif value < minimum:
+            detail = f"{name} in body should be greater than or equal to {_number(minimum)}"
+            causes.append(invalid(path, value, detail))
+    factor = schema.get("multipleOf")
+    if isinstance(factor, int | float) and factor > 0:
+        if isinstance(value, int) and isinstance(factor, int):
+            multiple = value % factor == 0
+        else:
+            quotient = value / factor
+            multiple = math.isfinite(quotient) and abs(quotient - round(quotient)) < 1e-9
+        if not multiple:
+            causes.append(invalid(path, value, f"{name} in body should be a multiple of {_number(factor)}"))
+    return causes
+
+
+def _string_causes(schema: Mapping[str, Any], value: str, path: str, name: str) -> list[Cause]:
+    causes: list[Cause] = []
+    max_length = schema.get("maxLength")
+    if isinstance(max_length, int) and len(value) > max_length:
+        causes.append(too_long(path, max_length))
+    min_length = schema.get("minLength")
+    if isinstance(min_length, int) and len(value) < min_length:
+        causes.append(invalid(path, value, f"{name} in body should be at least {min_length} chars long"))
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            matched = re.search(pattern, value) is not None
+        except re.error:
+            matched = True  # an ECMA pattern Python cannot read: do not reject the object for it
+        if not matched:
+            causes.append(invalid(path, value, f"{name} in body should match '{pattern}'"))
+    return causes
+
+
+def _array_causes(schema: Mapping[str, Any], value: list[Any], path: str, name: str) -> list[Cause]:
+    causes: list[Cause] = []
+    max_items = schema.get("maxItems")
+    if isinstance(max_items, int) and len(value) > max_items:
+        causes.append(too_many(path, len(value), max_items))
+    min_items = schema.get("minItems")
+    if isinstance(min_items, int) and len(value) < min_items:
+        causes.append(invalid(path, len(value), f"{name} in body should have at least {min_items} items"))
+    if schema.get("uniqueItems"):
+        for i, item in enumerate(value):
+            if any(json_equal(item, earlier) for earlier in value[:i]):
+                causes.append(duplicate(_item(path, i), item))
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        for i, item in enumerate(value):
+            causes.extend(_validate(items, item, _item(path, i)))
+    return causes
+
+
+def _object_causes(
+    schema: Mapping[str, Any], value: dict[str, Any], path: str, name: str, *, top: bool
+) -> list[Cause]:
+    causes: list[Cause] = []
+    skipped = _ROOT_FIELDS if top else ()
+    max_properties = schema.get("maxProperties")
+    if isinstance(max_properties, int) and len(value) > max_properties:
+        causes.append(too_many(path, len(value), max_properties))
+    min_properties = schema.get("minProperties")
+    if isinstance(min_properties, int) and len(value) < min_properties:
+        detail = f"{name} in body should have at least {min_properties} properties"
+        causes.append(invalid(path, len(value), detail))
+    required_fields = schema.get("required")
+    if isinstance(required_fields, list):
+        causes.extend(
+            required(_child(path, key))
+            for key in required_fields
+            if isinstance(key, str) and key not in value and key not in skipped
+        )
+    if schema.get(_EMBEDDED):
+        for key in ("apiVersion", "kind"):
+            if not value.get(key):
+                causes.append(required(_child(path, key), "must not be empty"))
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    extra = schema.get("additionalProperties")
+    for key, item in value.items():
+        if key in skipped:
+            continue
+        if key in properties:
+            causes.extend(_validate(properties[key], item, _child(path, key)))
+        elif isinstance(extra, Mapping):
+            causes.extend(_validate(extra, item, _child(path, key)))
+        elif extra is False and not (schema.get(_EMBEDDED) and key in _ROOT_FIELDS):
+            detail = f"{name}.{key} in body is a forbidden property"
+            causes.append(forbidden(_child(path, key), detail))
+    return causes
+
+
+def _composition_causes(schema: Mapping[str, Any], value: Any, path: str, name: str) -> list[Cause]:
+    causes: list[Cause] = []
+    for sub in schema.get("allOf") or []:
+        causes.extend(_validate(sub, value, path))
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and any_of and all(_validate(sub, value, path) for sub in any_of):
+        causes.append(invalid(path, value, f"{name} in body must validate at least one schema (anyOf)"))
+    one_of = schema.get("oneOf")
+    if isinstance(one_of, list) and one_of:
+        passing = sum(1 for sub in one_of if not _validate(sub, value, path))
+        if passing != 1:
+            detail = f"{name} in body must validate one and only one schema (oneOf)"
+            causes.append(invalid(path, value, detail))
+    negated = schema.get("not")
+    if isinstance(negated, Mapping) and not _validate(negated, value, path):
+        causes.append(invalid(path, value, f"{name} in body must not validate the schema (not)"))
+    return causes
+
+
+def prune_unknown_fields(schema: Mapping[str, Any], obj: Any) -> tuple[Any, list[str]]:
+    """A copy of `obj` without the fields its schema does not declare, and their paths.
+
+    Fields under `x-kubernetes-preserve-unknown-fields: true` are kept; `apiVersion`, `kind` and
+    `metadata` are kept at the root and in embedded resources.
+    """
+    dropped: list[str] = []
+    pruned = _prune(schema, obj, "", dropped, top=True)
+    return pruned, dropped
+
+
+def _prune(schema: Any, value: Any, path: str, dropped: list[str], *, top: bool = False) -> Any:
+    if not isinstance(schema, Mapping):
+        return deep_copy(value)
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [_prune(items, item, _item(path, i), dropped) for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    extra = schema.get("additionalProperties")
+    keep_unknown = bool(schema.get(_PRESERVE)) or extra is True
+    kept_always = _ROOT_FIELDS if top or schema.get(_EMBEDDED) else ()
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        child = _child(path, key)
+        if key in kept_always:
+            result[key] = deep_copy(item)
+        elif key in properties:
+            result[key] = _prune(properties[key], item, child, dropped)
+        elif isinstance(extra, Mapping):
+            result[key] = _prune(extra, item, child, dropped)
+        elif keep_unknown:
+            result[key] = deep_copy(item)
+        else:
+            dropped.append(child)
+    return result
+
+
+def apply_schema_defaults(schema: Mapping[str, Any], obj: Any) -> Any:
+    """A copy of `obj` with the schema's `default`s filled in where fields are missing.
+
+    As kube's structural defaulting: a null in a non-nullable field takes the default, or is
+    dropped when there is none; defaults are themselves defaulted further down.
+    """
+    return _default(schema, deep_copy(obj), top=True)
+
+
+def _default(schema: Any, value: Any, *, top: bool = False) -> Any:
+    if not isinstance(schema, Mapping):
+        return value
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [_default(items, item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    for key, prop in properties.items():
+        if (top and key in _ROOT_FIELDS) or not isinstance(prop, Mapping):
+            continue
+        missing = key not in value
+        null_not_allowed = not missing and value[key] is None and not prop.get("nullable")
+        if "default" in prop and (missing or null_not_allowed):
+            value[key] = deep_copy(prop["default"])
+        elif null_not_allowed:
+            del value[key]
+    extra = schema.get("additionalProperties")
+    for key, item in list(value.items()):
+        if top and key in _ROOT_FIELDS:
+            continue
+        if key in properties:
+            value[key] = _default(properties[key], item)
+        elif isinstance(extra, Mapping):
+            value[key] = _default(extra, item)
+    return value
