@@ -1,0 +1,173 @@
+"""`kwake gateway`: run the gateway (ingress + activator).
+
+    kwake gateway --port 8080 --admin-port 9090 --static-routes routes.yaml
+    kwake gateway --port 8080 --admin-port 9090 [--kubeconfig F] --autoscaler-url http://...
+
+With `--static-routes` (a YAML or JSON file of KIngress, Endpoints and Revision objects, re-read
+when it changes) it needs no cluster. Watching a cluster arrives with the shared Kubernetes
+client; until then the cluster mode says so and exits.
+
+`--workers N` starts N processes on the same ports (SO_REUSEPORT); each is one gateway replica
+for capacity splitting (replica i of N), and worker i serves its admin app on admin-port + i.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import queue
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from activator.app import ACCESS_LOGGER, build_app, http_sink_factory
+from activator.config import DEFAULT_QUEUE_DEPTH, GatewayConfig
+from activator.server import GatewayServer
+from activator.source import FileRoutingSource
+from activator.subsetting import ReplicaSlot
+
+log = logging.getLogger("kwake.gateway")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=8080, help="data port (default 8080)")
+    parser.add_argument("--admin-port", type=int, default=None, help="metrics and readiness port")
+    parser.add_argument("--kubeconfig", default=None, help="cluster to watch (default: KUBECONFIG)")
+    parser.add_argument("--autoscaler-url", default=None, help="where stats and pokes go")
+    parser.add_argument("--static-routes", type=Path, default=None, help="KIngress/Endpoints file")
+    parser.add_argument("--gateway-id", default=None, help="name in stats (default: host-pid)")
+    parser.add_argument("--queue-depth", type=int, default=DEFAULT_QUEUE_DEPTH)
+    parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds (default 30)")
+    parser.add_argument("--drain-quiet", type=float, default=0.0, help="not-ready seconds first")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the ports")
+    parser.add_argument("--access-log", default="-", help="'-' for stdout, a file, or 'off'")
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop (default asyncio)"
+    )
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.static_routes is None:
+        print(
+            "kwake gateway: watching a cluster is not available yet; pass --static-routes FILE",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers > 1 and args.worker_index is None:
+        return _supervise(args)
+    index = args.worker_index or 0
+    config = GatewayConfig(
+        gateway_id=args.gateway_id or f"{os.uname().nodename}-{os.getpid()}",
+        queue_depth=args.queue_depth,
+        drain_timeout_s=args.drain_timeout,
+        drain_quiet_s=args.drain_quiet,
+    )
+    listener = _configure_access_log(args.access_log)
+    try:
+        if args.loop == "uvloop":
+            import uvloop  # noqa: PLC0415 - optional, and only this loop choice needs it
+
+            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers)))
+        else:
+            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers)))
+    finally:
+        if listener is not None:
+            listener.stop()
+    return 0
+
+
+async def _serve(args: argparse.Namespace, config: GatewayConfig, slot: ReplicaSlot) -> None:
+    source = FileRoutingSource(args.static_routes, slot)
+    sink_factory = http_sink_factory(args.autoscaler_url) if args.autoscaler_url else None
+    app = build_app(config, source, sink_factory=sink_factory)
+    admin_port = None if args.admin_port is None else args.admin_port + slot.index
+    server = GatewayServer(
+        app, host=args.host, port=args.port, admin_port=admin_port, reuse_port=args.workers > 1
+    )
+    await server.start()
+    log.info("gateway %s listening on %s:%d (replica %s)", config.gateway_id, args.host, server.port, slot)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining")
+    await server.drain()
+
+
+def _configure_access_log(target: str) -> logging.handlers.QueueListener | None:
+    """Access lines go through a queue to a thread, so writing them never blocks the loop."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    logger.propagate = False
+    if target == "off":
+        logger.setLevel(logging.WARNING)
+        return None
+    logger.setLevel(logging.INFO)
+    handler: logging.Handler = (
+        logging.StreamHandler(sys.stdout) if target == "-" else logging.FileHandler(target)
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    logger.addHandler(logging.handlers.QueueHandler(lines))
+    listener = logging.handlers.QueueListener(lines, handler)
+    listener.start()
+    return listener
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Start one process per worker and pass SIGTERM/SIGINT on to them."""
+    children = [
+        subprocess.Popen([sys.executable, "-m", "activator.cli", *_worker_argv(args, i)])
+        for i in range(args.workers)
+    ]
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(child.wait() for child in children)
+
+
+def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
+    argv = [
+        f"--host={args.host}",
+        f"--port={args.port}",
+        f"--static-routes={args.static_routes}",
+        f"--queue-depth={args.queue_depth}",
+        f"--drain-timeout={args.drain_timeout}",
+        f"--drain-quiet={args.drain_quiet}",
+        f"--workers={args.workers}",
+        f"--access-log={args.access_log}",
+        f"--loop={args.loop}",
+        f"--worker-index={index}",
+    ]
+    for flag, value in (
+        ("--admin-port", args.admin_port),
+        ("--kubeconfig", args.kubeconfig),
+        ("--autoscaler-url", args.autoscaler_url),
+        ("--gateway-id", f"{args.gateway_id}-{index}" if args.gateway_id else None),
+    ):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kwake gateway", description=__doc__)
+    register(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

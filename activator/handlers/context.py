@@ -1,0 +1,33 @@
+"""What the handlers learn about a request as it goes down the chain, kept on the request."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from activator.backends import PodAddress
+from activator.routing import Path, Split
+from activator.state import RevisionState
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class RequestContext:
+    request_id: str
+    # Loop time the request arrived.
+    started: float
+    path: Path | None = None
+    split: Split | None = None
+    revision: RevisionState | None = None
+    pod: PodAddress | None = None
+    queue_wait: float = 0.0
+    # Loop times by which the response must start, and end.
+    response_deadline: float = float("inf")
+    total_deadline: float = float("inf")
+
+
+CONTEXT = web.RequestKey("kwake_request_context", RequestContext)
+
+
+class PodRefusedError(Exception):
+    """The pod refused the connection before any byte was sent: safe to retry on another pod."""

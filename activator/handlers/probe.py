@@ -1,0 +1,34 @@
+"""Knative's network probes: `K-Network-Probe` is answered here and never proxied.
+
+`activator` (and `queue`, which a one-hop gateway answers on the pod's behalf) get 200 with the
+value as body; `probe`, sent by ingress probers, gets 200 with its `K-Network-Hash` echoed. Any
+other value is a 400. While draining, probes get 503 so probers take this gateway out first.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from activator.state import GatewayState
+
+PROBE_HEADER = "K-Network-Probe"
+HASH_HEADER = "K-Network-Hash"
+
+
+def probe_middleware(state: GatewayState) -> Middleware:
+    @web.middleware
+    async def probe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        value = request.headers.get(PROBE_HEADER)
+        if value is None:
+            return await handler(request)
+        if state.draining:
+            return web.Response(status=503, text="shutting down")
+        if value in ("activator", "queue"):
+            return web.Response(text=value)
+        if value == "probe":
+            echo = request.headers.get(HASH_HEADER)
+            return web.Response(text="probe", headers={HASH_HEADER: echo} if echo else None)
+        return web.Response(status=400, text=f"unexpected {PROBE_HEADER} value {value!r}")
+
+    return probe

@@ -1,0 +1,32 @@
+"""Host (and tag header) to revision: the ingress half of the gateway.
+
+An unknown host gets 404 with a body that says so; a weighted split is drawn per request.
+"""
+
+from __future__ import annotations
+
+import random
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from activator.handlers.context import CONTEXT
+from activator.state import GatewayState
+
+
+def routing_middleware(state: GatewayState, rng: random.Random) -> Middleware:
+    @web.middleware
+    async def route(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = request.headers.get("Host", "")
+        path = state.table.lookup(host, request.path, request.headers)
+        if path is None:
+            return web.Response(status=404, text=f"kwake gateway: no route for host {host!r}\n")
+        split = path.pick(rng.random())
+        revision = state.revisions.get(split.revision) if split is not None else None
+        if split is None or revision is None:
+            return web.Response(status=503, text=f"kwake gateway: host {host!r} has no revision to serve\n")
+        ctx = request[CONTEXT]
+        ctx.path, ctx.split, ctx.revision = path, split, revision
+        return await handler(request)
+
+    return route

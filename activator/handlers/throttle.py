@@ -1,0 +1,66 @@
+"""Holds a request until one of its revision's pods has a free slot, then lets it through.
+
+A full queue is a 503 at once; no slot before the revision's response-start deadline is a 504.
+A revision with no ready pod pokes the autoscaler. When the pod refuses the connection (it was
+listed ready a moment early), the slot is returned, the pod skipped a while, and the request
+goes back to the head of the queue for another pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from activator import admission
+from activator.config import GatewayConfig
+from activator.handlers.context import CONTEXT, PodRefusedError
+from activator.metrics import GatewayMetrics
+from activator.poker import Poker
+from activator.throttler import QueueFullError
+
+
+def throttle_middleware(
+    config: GatewayConfig, poker: Poker, metrics: GatewayMetrics, clock: Callable[[], float]
+) -> Middleware:
+    @web.middleware
+    async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+        ctx = request[CONTEXT]
+        revision = ctx.revision
+        assert revision is not None, "the routing handler runs first"
+        settings, throttler = revision.settings, revision.throttler
+        ctx.response_deadline = ctx.started + settings.response_start_timeout_s
+        ctx.total_deadline = ctx.started + settings.timeout_s
+        cold = not throttler.has_pods
+        if cold:
+            poker.maybe_poke(revision)
+        arrived = clock()
+        tracker = None
+        try:
+            tracker = await admission.acquire(throttler, ctx.response_deadline)
+            ctx.queue_wait = clock() - arrived
+            if cold:
+                metrics.cold_start_wait.labels(revision.key.namespace, revision.key.name).observe(
+                    ctx.queue_wait
+                )
+            while True:
+                ctx.pod = tracker.pod
+                try:
+                    return await handler(request)
+                except PodRefusedError:
+                    failed, tracker = tracker, None
+                    admission.refused(throttler, failed, config.refused_backoff_s)
+                    if not throttler.has_pods:
+                        poker.maybe_poke(revision)
+                    tracker = await admission.acquire(throttler, ctx.response_deadline, retry=True)
+        except QueueFullError as exc:
+            return web.Response(status=503, text=f"kwake gateway: {exc}\n")
+        except admission.DeadlineExceededError:
+            ctx.queue_wait = clock() - arrived
+            return web.Response(status=504, text="kwake gateway: request timeout waiting for a pod\n")
+        finally:
+            if tracker is not None:
+                admission.release(throttler, tracker, clock())
+
+    return throttle

@@ -1,0 +1,89 @@
+"""Header rewriting for the hop from client to pod and back (RFC 9110 section 7.6.1, RFC 7239)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from activator.routing import NAMESPACE_HEADER, REVISION_HEADER
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Routing headers are the gateway's business: a client must not pick a revision with them, and
+# Knative removes them before proxying.
+_NOT_FORWARDED_UP = HOP_BY_HOP | {REVISION_HEADER.lower(), NAMESPACE_HEADER.lower(), "content-length"}
+# aiohttp sets Content-Length (or chunking) for the response it writes.
+_NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length"}
+
+
+def _connection_tokens(headers: CIMultiDictProxy[str]) -> frozenset[str]:
+    values = headers.getall("Connection", ())
+    if not values:
+        return frozenset()
+    return frozenset(t.strip().lower() for v in values for t in v.split(","))
+
+
+def upstream_headers(
+    incoming: CIMultiDictProxy[str],
+    *,
+    peer: str | None,
+    scheme: str,
+    host: str,
+    request_id: str,
+    extra: Iterable[tuple[str, str]] = (),
+) -> CIMultiDict[str]:
+    """What the pod sees: the client's end-to-end headers plus forwarding facts."""
+    drop = _NOT_FORWARDED_UP | _connection_tokens(incoming)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    for name, value in extra:
+        out[name] = value
+    if peer:
+        previous = incoming.get("X-Forwarded-For")
+        out["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
+    out.setdefault("X-Forwarded-Proto", scheme)
+    out.setdefault("X-Forwarded-Host", host)
+    element = _forwarded_element(peer, host, scheme)
+    previous_fwd = incoming.get("Forwarded")
+    out["Forwarded"] = f"{previous_fwd}, {element}" if previous_fwd else element
+    out["X-Request-Id"] = request_id
+    return out
+
+
+def downstream_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """What the client sees of the pod's response headers."""
+    drop = _NOT_FORWARDED_DOWN | _connection_tokens(upstream)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+def _forwarded_element(peer: str | None, host: str, scheme: str) -> str:
+    parts = []
+    if peer:
+        parts.append(f'for="[{peer}]"' if ":" in peer else f"for={peer}")
+    if host:
+        parts.append(f'host="{host}"' if ":" in host else f"host={host}")
+    parts.append(f"proto={scheme}")
+    return ";".join(parts)
+
+
+def header_bytes(headers: CIMultiDictProxy[str]) -> int:
+    """Approximate size of the header block as sent (name, ': ', value, CRLF)."""
+    return sum(len(k) + len(v) + 4 for k, v in headers.items())

@@ -1,0 +1,50 @@
+"""Every period: each active revision's window stats to the autoscaler, and the sampled gauges."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from activator.metrics import GatewayMetrics
+from activator.state import GatewayState
+from activator.stats import RevisionStat, StatsReport, StatsSink
+
+
+class StatsReporter:
+    def __init__(
+        self,
+        state: GatewayState,
+        metrics: GatewayMetrics,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self._state = state
+        self._metrics = metrics
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._known: set[tuple[str, str]] = set()
+
+    def collect(self) -> StatsReport:
+        now = self._clock()
+        stats = []
+        seen = set()
+        for key, revision in self._state.revisions.items():
+            labels = (key.namespace, key.name)
+            seen.add(labels)
+            self._metrics.queue_depth.labels(*labels).set(revision.throttler.waiting)
+            self._metrics.pods.labels(*labels).set(len(revision.pods))
+            if revision.recorder.idle():
+                continue
+            window = revision.recorder.report(now)
+            stats.append(RevisionStat(key, window.average_concurrency, window.requests))
+        for gone in self._known - seen:
+            self._metrics.forget_revision(*gone)
+        self._known = seen
+        return StatsReport(self._state.config.gateway_id, self._wall_clock(), tuple(stats))
+
+    async def run(self, sink: StatsSink, period_s: float) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            report = self.collect()
+            if report.stats:
+                await sink.send_stats(report)
