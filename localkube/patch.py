@@ -334,17 +334,19 @@ def _merge_map(
             f'{_field_path(path)}: unknown "$patch" directive {_short(directive)} '
             "(expected merge, replace or delete)"
         )
-    source = original if isinstance(original, dict) else {}
-    result = {k: deep_copy(v) for k, v in source.items()}
-
+    source = dict(original) if isinstance(original, dict) else {}
     for key, values in patch.items():
+        # Deletions from primitive lists apply to the original, before the merge (as in kube).
         if key.startswith(_DELETE_PRIMITIVES):
             name = key[len(_DELETE_PRIMITIVES) :]
             if not isinstance(values, list):
                 raise MalformedPatch(f"{_field_path((*path, key))}: must be a list of values to delete")
-            if isinstance(result.get(name), list):
-                result[name] = [x for x in result[name] if not any(json_equal(x, v) for v in values)]
+            if isinstance(source.get(name), list):
+                source[name] = [x for x in source[name] if not any(json_equal(x, v) for v in values)]
 
+    # Fields the patch touches are built from the original below; only the others are copied here
+    # (the placeholder keeps the original's key order and is always overwritten or removed).
+    result = {k: v if k in patch and not _is_directive(k) else deep_copy(v) for k, v in source.items()}
     for key, value in patch.items():
         if _is_directive(key):
             continue
@@ -352,13 +354,13 @@ def _merge_map(
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = _merge_map(result.get(key), value, child, keys)
+            merged = _merge_map(source.get(key), value, child, keys)
             if isinstance(merged, _Deleted):
                 result.pop(key, None)
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            result[key] = _merge_list(result.get(key), value, child, keys)
+            result[key] = _merge_list(source.get(key), value, child, keys)
         else:
             result[key] = value
 

@@ -474,7 +474,17 @@ def test_strategic_merge_patch_must_be_an_object() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Fuzz: arbitrary JSON never raises anything but PatchError
+# Fuzz: arbitrary JSON never raises anything but PatchError, and results share nothing with inputs
+
+
+def _containers(value: Any) -> set[int]:
+    """The ids of every dict and list inside a JSON value."""
+    if isinstance(value, dict):
+        return {id(value)}.union(*(_containers(v) for v in value.values()))
+    if isinstance(value, list):
+        return {id(value)}.union(*(_containers(v) for v in value))
+    return set()
+
 
 _op_dicts = st.fixed_dictionaries(
     {"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "x"])},
@@ -509,7 +519,8 @@ _directive_dicts = st.recursive(
 def test_json_patch_raises_only_patch_errors(target: Any, ops: Any) -> None:
     before = copy.deepcopy((target, ops))
     with contextlib.suppress(PatchError):
-        patch.json_patch(target, ops)
+        result = patch.json_patch(target, ops)
+        assert not _containers(result) & (_containers(target) | _containers(ops))
     assert (target, ops) == before
 
 
@@ -518,12 +529,14 @@ def test_json_patch_raises_only_patch_errors(target: Any, ops: Any) -> None:
 def test_strategic_and_merge_patch_raise_only_patch_errors(target: Any, smp: Any, kind: str | None) -> None:
     keys = None if kind is None else patch.merge_keys_for("apps/v1" if kind == "Deployment" else "v1", kind)
     before = copy.deepcopy((target, smp))
-    patch.merge_patch(target, smp)
+    inputs = _containers(target) | _containers(smp)
+    assert not _containers(patch.merge_patch(target, smp)) & inputs
     try:
         result = patch.strategic_merge_patch(target, smp, keys)
     except PatchError:
         pass
     else:
+        assert not _containers(result) & inputs
         if "$" not in json.dumps(target):
             assert "$patch" not in json.dumps(result)
     assert (target, smp) == before
