@@ -252,13 +252,17 @@ _SPEC_OPERATORS: Final[Mapping[str, Operator]] = {
 }
 
 
-def label_selector_from_spec(spec: Mapping[str, Any] | None) -> LabelSelector:
-    """A metav1.LabelSelector (`matchLabels`, `matchExpressions`) as kube's LabelSelectorAsSelector.
+def label_selector_from_spec(
+    spec: Mapping[str, Any] | None, *, nil_selects_nothing: bool = False
+) -> LabelSelector:
+    """A metav1.LabelSelector (`matchLabels`, `matchExpressions`) as a LabelSelector.
 
-    None (no selector) matches nothing; `{}` matches everything.
+    `{}` selects everything. A missing selector (None) selects everything too, as an absent
+    webhook objectSelector/namespaceSelector does; pass `nil_selects_nothing=True` for kube's
+    LabelSelectorAsSelector semantics, where a null selector (e.g. a PDB's) selects nothing.
     """
     if spec is None:
-        return NOTHING
+        return NOTHING if nil_selects_nothing else EVERYTHING
     if not isinstance(spec, Mapping):
         raise SelectorError(f"a label selector must be an object, got {json.dumps(spec, default=str)}")
     match_labels = spec.get("matchLabels") or {}

@@ -88,7 +88,8 @@ def test_label_selector_string_form_is_canonical() -> None:
 def test_empty_and_nothing() -> None:
     assert selectors.parse_label_selector("  ").empty
     assert selectors.label_selector_from_spec({}).empty
-    nothing = selectors.label_selector_from_spec(None)
+    assert selectors.label_selector_from_spec(None).matches({"any": "labels"})
+    nothing = selectors.label_selector_from_spec(None, nil_selects_nothing=True)
     assert not nothing.empty
     assert not nothing.matches({})
     assert not selectors.parse_label_selector("a").empty
