@@ -540,3 +540,65 @@ def test_strategic_and_merge_patch_raise_only_patch_errors(target: Any, smp: Any
         if "$" not in json.dumps(target):
             assert "$patch" not in json.dumps(result)
     assert (target, smp) == before
+
+
+def test_a_kubectl_apply_patch_removing_an_env_var_and_switching_a_volume_source() -> None:
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "a:1",
+                            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                        },
+                        {"name": "injected-by-someone-else", "image": "s:1"},
+                    ],
+                    "volumes": [{"name": "v", "emptyDir": {}}],
+                }
+            },
+        },
+    }
+    # The shape kubectl's client-side apply sends for these edits.
+    smp = {
+        "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "app"}],
+                    "$setElementOrder/volumes": [{"name": "v"}],
+                    "containers": [
+                        {
+                            "$setElementOrder/env": [{"name": "A"}],
+                            "env": [{"$patch": "delete", "name": "B"}],
+                            "image": "a:2",
+                            "name": "app",
+                        }
+                    ],
+                    "volumes": [
+                        {"$retainKeys": ["configMap", "name"], "configMap": {"name": "c"}, "name": "v"}
+                    ],
+                }
+            }
+        },
+    }
+    result = patch.strategic_merge_patch(live, smp, DEPLOYMENT_KEYS)
+    spec = result["spec"]["template"]["spec"]
+    assert spec["containers"] == [
+        {"name": "app", "image": "a:2", "env": [{"name": "A", "value": "1"}]},
+        {"name": "injected-by-someone-else", "image": "s:1"},
+    ]
+    assert spec["volumes"] == [{"name": "v", "configMap": {"name": "c"}}]
+    assert result["spec"]["replicas"] == 2
+    assert result["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] == "{...}"
+
+
+def test_set_element_order_on_a_primitive_list() -> None:
+    obj = {"metadata": {"finalizers": ["a", "b", "c"]}}
+    smp = {"metadata": {"$setElementOrder/finalizers": ["c", "a"], "finalizers": ["c", "a"]}}
+    assert patch.strategic_merge_patch(obj, smp, POD_KEYS) == {"metadata": {"finalizers": ["c", "b", "a"]}}
