@@ -292,6 +292,9 @@ class ApiClient:
         first sends ADDED for every existing object. BOOKMARK events are yielded so the caller
         can advance its resourceVersion. An in-stream ERROR raises its `ApiError` (`Gone` for
         410: relist). Reconnecting is the caller's job (see `Informer`).
+
+        Leaving the loop early? Close the stream so its connection is released at once:
+        `async with contextlib.aclosing(client.watch(...)) as events: async for e in events: ...`
         """
         params: dict[str, str] = {"watch": "true"}
         if allow_bookmarks:

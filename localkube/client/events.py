@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from localkube.client.api import ApiClient
+from localkube.client.errors import AlreadyExists
 from localkube.client.resources import EVENTS
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,11 @@ def format_time(moment: datetime.datetime) -> str:
 def format_micro_time(moment: datetime.datetime) -> str:
     """RFC 3339 with microseconds and a `Z` (metav1.MicroTime)."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _unix_nanos(moment: datetime.datetime) -> int:
+    delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def involved_object(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def build_event(
     now: datetime.datetime,
     action: str | None = None,
 ) -> dict[str, Any]:
-    """A core v1 Event about `obj`, named by generateName like kubectl/client-go do."""
+    """A core v1 Event about `obj`, named `{object}.{unix nanoseconds in hex}` as client-go names them."""
     ref = involved_object(obj)
     namespace = ref.get("namespace") or "default"
     source: dict[str, str] = {"component": component}
@@ -72,7 +78,7 @@ def build_event(
     event: dict[str, Any] = {
         "kind": "Event",
         "apiVersion": "v1",
-        "metadata": {"generateName": f"{ref['name'] or 'object'}.", "namespace": namespace},
+        "metadata": {"name": f"{ref['name'] or 'object'}.{_unix_nanos(now):x}", "namespace": namespace},
         "involvedObject": ref,
         "reason": reason,
         "message": message[:1024],
@@ -107,17 +113,24 @@ class EventRecorder:
         now: datetime.datetime | None = None,
     ) -> dict[str, Any] | None:
         """Post one Event; returns the created Event, or None when posting failed (logged)."""
-        body = build_event(
-            obj,
-            reason,
-            message,
-            type=type,
-            component=self._component,
-            host=self._host,
-            now=now or datetime.datetime.now(datetime.UTC),
-        )
-        try:
-            return await self._client.create(EVENTS, body, namespace=body["metadata"]["namespace"])
-        except Exception as exc:  # events are best effort by design
-            log.warning("could not post event %s for %s: %s", reason, involved_object(obj).get("name"), exc)
-            return None
+        moment = now or datetime.datetime.now(datetime.UTC)
+        for attempt in range(3):
+            body = build_event(
+                obj,
+                reason,
+                message,
+                type=type,
+                component=self._component,
+                host=self._host,
+                now=moment + datetime.timedelta(microseconds=attempt),
+            )
+            try:
+                return await self._client.create(EVENTS, body, namespace=body["metadata"]["namespace"])
+            except AlreadyExists:
+                continue  # two events in the same microsecond: the name is the time, so shift it
+            except Exception as exc:  # events are best effort by design
+                log.warning(
+                    "could not post event %s for %s: %s", reason, involved_object(obj).get("name"), exc
+                )
+                return None
+        return None

@@ -292,8 +292,9 @@ async def test_watch_replays_from_resource_version(served: Served) -> None:
     await served.client.patch(CONFIGMAPS, "a", {"data": {"k": "v"}})
     await served.client.delete(CONFIGMAPS, "a")
     seen: list[str] = []
-    async with asyncio.timeout(5):
-        async for event in served.client.watch(CONFIGMAPS, "ns", resource_version=str(rv)):
+    stream = served.client.watch(CONFIGMAPS, "ns", resource_version=str(rv))
+    async with asyncio.timeout(5), contextlib.aclosing(stream) as events:
+        async for event in events:
             seen.append(event.type)
             if event.type == "DELETED":
                 break
