@@ -1,0 +1,294 @@
+"""One container: start its process, probe it, restart it with back-off, stop it gracefully.
+
+The runner owns its process for its whole life and keeps a Kubernetes-shaped status for it;
+every change calls `on_change` at once, so the pod status can be written without delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localkube.kubelet import backoff, logs, probes, process, spec
+from localkube.kubelet import clock as clocks
+from localkube.kubelet import env as envs
+from localkube.kubelet.runtime import Runtime, cancel_all, within
+
+log = logging.getLogger(__name__)
+
+CONFIG_RETRY_SECONDS = 2.0
+POD_HOST = "127.0.0.1"
+
+
+def waiting(reason: str, message: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"reason": reason}
+    if message:
+        body["message"] = message
+    return {"waiting": body}
+
+
+def no_command_message(container: spec.Container) -> str:
+    return (
+        f'container "{container.name}" has no command: localkube runs containers as local '
+        f'processes and cannot run the image "{container.image}"; set command (and args) to '
+        "the program to run"
+    )
+
+
+def wants_restart(policy: str, code: int) -> bool:
+    if policy == "Always":
+        return True
+    if policy == "OnFailure":
+        return code != 0
+    return False
+
+
+class ContainerRunner:
+    """Runs one container of a pod until asked to stop (or until it ends for good)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        pod: spec.Pod,
+        body: dict[str, Any],
+        on_change: Callable[[], None],
+        restart_count: int = 0,
+    ) -> None:
+        self.container = spec.Container.from_body(body)
+        self._body = body
+        self._runtime = runtime
+        self._pod = pod
+        self._on_change = on_change
+        self._backoff = backoff.CrashBackoff()
+        self._stop = asyncio.Event()
+        self._kill = asyncio.Event()
+        self._grace = pod.grace_seconds
+        self.restart_count = restart_count
+        self.state: dict[str, Any] = waiting("ContainerCreating")
+        self.last_state: dict[str, Any] = {}
+        self.container_id = ""
+        self.ready = False
+        self.started = False
+        self.finished = False
+        self.pid: int | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def clock(self) -> clocks.Clock:
+        return self._runtime.clock
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.container.name,
+            "image": self.container.image,
+            "imageID": "",
+            "ready": self.ready,
+            "started": self.started,
+            "restartCount": self.restart_count,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
+        if self.container_id:
+            body["containerID"] = self.container_id
+        return body
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    def log_path(self, attempt: int) -> Path:
+        return logs.log_path(self._runtime.state_dir, self._pod.identity, self.container.name, attempt)
+
+    def request_stop(self, grace: float | None = None) -> None:
+        if grace is not None:
+            self._grace = grace
+        self._stop.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            outcome = await self._run_once()
+            if outcome is None or self._stop.is_set():
+                return
+            code, started_at, finished_at = outcome
+            if not wants_restart(self._pod.restart_policy, code):
+                self.finished = True
+                self._changed()
+                return
+            delay = self._backoff.on_exit(started_at, finished_at)
+            self.last_state = dict(self.state)
+            if delay > 0:
+                pod = self._pod.identity
+                self.state = waiting(
+                    "CrashLoopBackOff",
+                    f"back-off {int(delay)}s restarting failed container={self.container.name} "
+                    f"pod={pod.name}_{pod.namespace}({pod.uid})",
+                )
+                self._changed()
+                if await self._stopped_within(delay):
+                    return
+            self.restart_count += 1
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        return await within(self._stop.wait(), seconds, self.clock) is not None
+
+    def _changed(self) -> None:
+        self._on_change()
+
+    async def _resolve_env(self) -> dict[str, str] | None:
+        while True:
+            try:
+                return await envs.container_env(
+                    self._runtime.objects, self._pod.body, self._body, self._runtime.base_env
+                )
+            except envs.ContainerConfigError as error:
+                self.state = waiting("CreateContainerConfigError", str(error))
+                self._changed()
+                if await self._stopped_within(CONFIG_RETRY_SECONDS):
+                    return None
+
+    def _terminated(self, code: int, reason: str, started: str, message: str = "") -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": started,
+            "finishedAt": clocks.rfc3339(self.clock.wall()),
+        }
+        if message:
+            body["message"] = message
+        if self.container_id:
+            body["containerID"] = self.container_id
+        return {"terminated": body}
+
+    async def _run_once(self) -> tuple[int, float, float] | None:
+        """One run of the process: (exit code, start, finish), or None if it never can run."""
+        if not self.container.command:
+            self.state = waiting("CreateContainerError", no_command_message(self.container))
+            self._changed()
+            await self._stop.wait()
+            return None
+        env = await self._resolve_env()
+        if env is None:
+            return None
+        started_at = self.clock.monotonic()
+        started_wall = clocks.rfc3339(self.clock.wall())
+        try:
+            proc = await process.spawn(
+                envs.argv(self.container, env),
+                env,
+                self.container.working_dir,
+                self.log_path(self.restart_count),
+            )
+        except process.StartError as error:
+            self.exit_code = 128
+            self.state = self._terminated(128, "StartError", started_wall, str(error))
+            self._changed()
+            return 128, started_at, self.clock.monotonic()
+        self._runtime.groups.add(proc.pid, self._pod.identity.key + "/" + self.container.name)
+        self.pid = proc.pid
+        self.container_id = f"process://{proc.pid}"
+        self.exit_code = None
+        self._kill.clear()
+        self.state = {"running": {"startedAt": started_wall}}
+        self._changed()
+        try:
+            returncode = await self._supervise(proc, env)
+        finally:
+            if proc.returncode is None:
+                # Cancelled: never leave the process behind.
+                process.signal_group(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    await asyncio.shield(proc.wait())
+            process.kill_session(proc.pid)
+            self._runtime.groups.remove(proc.pid)
+            self.ready = False
+            self.started = False
+        code = process.exit_code(returncode)
+        self.exit_code = code
+        self.state = self._terminated(code, "Completed" if code == 0 else "Error", started_wall)
+        self._changed()
+        return code, started_at, self.clock.monotonic()
+
+    async def _supervise(self, proc: asyncio.subprocess.Process, env: dict[str, str]) -> int:
+        actions = probes.ActionRunner(self.container, POD_HOST, env, self._runtime.http)
+        prober = asyncio.create_task(self._probe(actions), name=f"probes {self.container.name}")
+        exited = asyncio.ensure_future(proc.wait())
+        stopped = asyncio.ensure_future(self._stop.wait())
+        killed = asyncio.ensure_future(self._kill.wait())
+        try:
+            await asyncio.wait({exited, stopped, killed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_all([prober])
+            for waiter in (exited, stopped, killed):
+                if not waiter.done():
+                    waiter.cancel()
+        if proc.returncode is not None:
+            return proc.returncode
+        if self._stop.is_set():
+            return await self._shutdown(proc, actions)
+        log.info("container %s of %s failed its probe; restarting", self.container.name, self._pod.identity)
+        return await process.terminate(proc, self._grace, self.clock)
+
+    async def _shutdown(self, proc: asyncio.subprocess.Process, actions: probes.ActionRunner) -> int:
+        """preStop (bounded by the grace period), then SIGTERM, the rest of the grace, SIGKILL."""
+        deadline = self.clock.monotonic() + self._grace
+        if self.container.pre_stop is not None and self._grace > 0:
+            await within(actions.check(self.container.pre_stop, self._grace), self._grace, self.clock)
+        remaining = max(0.0, deadline - self.clock.monotonic())
+        return await process.terminate(proc, remaining, self.clock)
+
+    def _set_ready(self, ready: bool) -> None:
+        if ready != self.ready:
+            self.ready = ready
+            self._changed()
+
+    def _fail_probe(self, ok: bool) -> None:
+        if not ok:
+            self._kill.set()
+
+    async def _probe(self, actions: probes.ActionRunner) -> None:
+        container = self.container
+        if container.startup is not None:
+            startup = container.startup
+            await probes.probe_loop(
+                startup,
+                lambda timeout: actions.check(startup.action, timeout),
+                self.clock,
+                self._fail_probe,
+                initial=None,
+                until_success=True,
+            )
+        self.started = True
+        loops = []
+        if container.readiness is not None:
+            readiness = container.readiness
+            self._changed()
+            loops.append(
+                probes.probe_loop(
+                    readiness,
+                    lambda timeout: actions.check(readiness.action, timeout),
+                    self.clock,
+                    self._set_ready,
+                    initial=False,
+                )
+            )
+        else:
+            self.ready = True
+            self._changed()
+        if container.liveness is not None:
+            liveness = container.liveness
+            loops.append(
+                probes.probe_loop(
+                    liveness,
+                    lambda timeout: actions.check(liveness.action, timeout),
+                    self.clock,
+                    self._fail_probe,
+                    initial=True,
+                )
+            )
+        if loops:
+            await asyncio.gather(*loops)

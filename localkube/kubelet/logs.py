@@ -1,0 +1,106 @@
+"""Container log files: `<state-dir>/pods/<ns>_<pod>_<uid>/<container>/<restartCount>.log`.
+
+Each run of a container writes its own file, so `previous` is the file before the newest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from localkube.kubelet import spec
+
+CHUNK = 64 * 1024
+FOLLOW_POLL_SECONDS = 0.1
+
+
+def pod_dir(root: Path, pod: spec.PodIdentity) -> Path:
+    return root / "pods" / pod.key
+
+
+def log_path(root: Path, pod: spec.PodIdentity, container: str, attempt: int) -> Path:
+    return pod_dir(root, pod) / container / f"{attempt}.log"
+
+
+def find_pod_dir(root: Path, namespace: str, name: str) -> Path | None:
+    """The newest directory of the pod called namespace/name (uids differ across re-creations)."""
+    candidates = [
+        path
+        for path in (root / "pods").glob(f"{namespace}_{name}_*")
+        if path.name.rsplit("_", 1)[0] == f"{namespace}_{name}"
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def attempts(container_dir: Path) -> list[Path]:
+    """The container's log files, oldest run first."""
+    files = [path for path in container_dir.glob("*.log") if path.stem.isdigit()]
+    return sorted(files, key=lambda path: int(path.stem))
+
+
+def tail_offset(path: Path, lines: int) -> int:
+    """The byte offset where the last `lines` lines of the file start."""
+    size = path.stat().st_size
+    if lines <= 0:
+        return size
+    with open(path, "rb") as source:
+        position = size
+        # A final newline ends the last line; it does not start another one.
+        wanted = lines + 1 if size and _last_byte(source, size) == b"\n" else lines
+        found = 0
+        while position > 0:
+            step = min(CHUNK, position)
+            position -= step
+            source.seek(position)
+            block = source.read(step)
+            for index in range(len(block) - 1, -1, -1):
+                if block[index : index + 1] == b"\n":
+                    found += 1
+                    if found == wanted:
+                        return position + index + 1
+    return 0
+
+
+def _last_byte(source: BinaryIO, size: int) -> bytes:
+    source.seek(size - 1)
+    return source.read(1)
+
+
+async def read_log(
+    path: Path,
+    *,
+    tail_lines: int | None,
+    limit_bytes: int | None,
+    follow: bool,
+    still_writing: Callable[[], bool],
+) -> AsyncIterator[bytes]:
+    """The file's content from its tail offset; with `follow`, new output until the run ends."""
+    offset = tail_offset(path, tail_lines) if tail_lines is not None else 0
+    remaining = limit_bytes
+    with _open_at(path, offset) as source:
+        while True:
+            block = source.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if block:
+                if remaining is not None:
+                    remaining -= len(block)
+                yield block
+                if remaining is not None and remaining <= 0:
+                    return
+                continue
+            if not follow or not still_writing():
+                # One last read: output written between the read above and the check.
+                tail = source.read(CHUNK if remaining is None else remaining)
+                if tail:
+                    yield tail
+                return
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _open_at(path: Path, offset: int) -> BinaryIO:
+    source = open(path, "rb")  # noqa: SIM115 - the caller's `with` closes it
+    source.seek(offset)
+    return source

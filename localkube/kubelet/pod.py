@@ -1,0 +1,113 @@
+"""One pod: a runner per container, the pod's status, graceful termination."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from localkube.kubelet import clock as clocks
+from localkube.kubelet import spec, status
+from localkube.kubelet.container import ContainerRunner
+from localkube.kubelet.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def resumed_restart_count(previous: dict[str, Any], name: str) -> int:
+    """The restartCount a container starts from when a kubelet replaces an earlier run of it.
+
+    The earlier process is gone (killed as an orphan), so this start is one more restart.
+    """
+    for container in previous.get("containerStatuses") or []:
+        if container.get("name") == name:
+            state = container.get("state") or {}
+            ran = "running" in state or "terminated" in state or bool(container.get("lastState"))
+            return int(container.get("restartCount") or 0) + (1 if ran else 0)
+    return 0
+
+
+class PodWorker:
+    """Runs a pod's containers and reports every change of its status through `on_change`."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        body: dict[str, Any],
+        on_change: Callable[[PodWorker], None],
+    ) -> None:
+        self.pod = spec.Pod.from_body(body)
+        self.body = body
+        self._runtime = runtime
+        self._on_change = on_change
+        previous = dict(body.get("status") or {})
+        self._previous = previous
+        self.start_time = str(previous.get("startTime") or clocks.rfc3339(runtime.clock.wall()))
+        self.runners = [
+            ContainerRunner(
+                runtime,
+                self.pod,
+                container,
+                self._changed,
+                resumed_restart_count(previous, str(container["name"])),
+            )
+            for container in (body.get("spec") or {}).get("containers") or []
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        self.terminating = False
+        self.stopped = asyncio.Event()
+
+    @property
+    def identity(self) -> spec.PodIdentity:
+        return self.pod.identity
+
+    def _changed(self) -> None:
+        self._on_change(self)
+
+    def start(self) -> None:
+        for runner in self.runners:
+            self._tasks.append(
+                asyncio.create_task(
+                    runner.run(), name=f"container {self.identity.key}/{runner.container.name}"
+                )
+            )
+
+    @property
+    def ready(self) -> bool:
+        return all(runner.ready for runner in self.runners)
+
+    @property
+    def finished(self) -> bool:
+        """All containers ended and none will restart (restartPolicy Never/OnFailure)."""
+        return bool(self.runners) and all(runner.finished for runner in self.runners)
+
+    def status(self) -> dict[str, Any]:
+        body = status.pod_status(
+            self.pod.restart_policy,
+            [runner.status() for runner in self.runners],
+            now=clocks.rfc3339(self._runtime.clock.wall()),
+            start_time=self.start_time,
+            previous=self._previous,
+            terminal=self.stopped.is_set() and self.terminating,
+        )
+        self._previous = body
+        return body
+
+    def runner(self, name: str) -> ContainerRunner | None:
+        for runner in self.runners:
+            if runner.container.name == name:
+                return runner
+        return None
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop every container (preStop, SIGTERM, grace, SIGKILL) and wait until all are gone."""
+        self.terminating = True
+        for runner in self.runners:
+            runner.request_stop(grace)
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("container of %s failed: %r", self.identity.key, result)
+        self.stopped.set()
+        self._changed()

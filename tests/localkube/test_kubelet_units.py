@@ -1,0 +1,119 @@
+"""Pure parts of the kubelet: back-off, pod phase and conditions, $(VAR) expansion, spec parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from localkube.kubelet import backoff, env, spec, status
+
+
+def test_crash_backoff_doubles_from_ten_seconds_to_five_minutes() -> None:
+    crash = backoff.CrashBackoff()
+    now = 1000.0
+    delays = []
+    for _ in range(9):
+        delay = crash.on_exit(started_at=now, finished_at=now + 1)
+        delays.append(delay)
+        now += 1 + delay
+    assert delays == [0, 10, 20, 40, 80, 160, 300, 300, 300]
+
+
+def test_crash_backoff_resets_after_ten_minutes_of_running_or_quiet() -> None:
+    crash = backoff.CrashBackoff()
+    assert crash.on_exit(0, 1) == 0
+    assert crash.on_exit(1, 2) == 10
+    assert crash.on_exit(12, 13) == 20
+    assert crash.on_exit(33, 33 + 600) == 0  # ran for 10 minutes
+    assert crash.on_exit(700, 701) == 10
+    assert crash.on_exit(2000, 2001) == 0  # last exit more than 10 minutes ago
+
+
+def running() -> dict[str, Any]:
+    return {"name": "a", "ready": True, "state": {"running": {"startedAt": "t"}}, "lastState": {}}
+
+
+def crashed(code: int) -> dict[str, Any]:
+    return {"name": "a", "ready": False, "state": {"terminated": {"exitCode": code}}, "lastState": {}}
+
+
+def backing_off() -> dict[str, Any]:
+    return {
+        "name": "a",
+        "ready": False,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 1}},
+    }
+
+
+def creating() -> dict[str, Any]:
+    return {
+        "name": "a",
+        "ready": False,
+        "state": {"waiting": {"reason": "ContainerCreating"}},
+        "lastState": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "containers", "terminal", "expected"),
+    [
+        ("Always", [creating()], False, "Pending"),
+        ("Always", [running()], False, "Running"),
+        ("Always", [backing_off()], False, "Running"),
+        ("Always", [crashed(1)], False, "Running"),
+        ("OnFailure", [crashed(0)], False, "Succeeded"),
+        ("OnFailure", [crashed(1)], False, "Running"),
+        ("Never", [crashed(1)], False, "Failed"),
+        ("Never", [crashed(0), running()], False, "Running"),
+        ("Always", [crashed(0)], True, "Succeeded"),
+        ("Always", [crashed(143)], True, "Failed"),
+        ("Always", [creating()], True, "Failed"),
+    ],
+)
+def test_phase_follows_kubelet(
+    policy: str, containers: list[dict[str, Any]], terminal: bool, expected: str
+) -> None:
+    assert status.phase(policy, containers, terminal) == expected
+
+
+def test_conditions_keep_transition_time_until_status_changes() -> None:
+    first = status.conditions([creating()], "Pending", "t1", [])
+    ready = {c["type"]: c for c in first}["Ready"]
+    assert ready["status"] == "False"
+    assert ready["reason"] == "ContainersNotReady"
+    assert ready["message"] == "containers with unready status: [a]"
+    second = {c["type"]: c for c in status.conditions([creating()], "Pending", "t2", first)}
+    assert second["Ready"]["lastTransitionTime"] == "t1"
+    third = {c["type"]: c for c in status.conditions([running()], "Running", "t3", list(second.values()))}
+    assert third["Ready"] == {
+        "type": "Ready",
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": "t3",
+    }
+    assert third["PodScheduled"]["lastTransitionTime"] == "t1"
+
+
+def test_var_expansion_is_kubernetes_style() -> None:
+    values = {"A": "1", "B": "two"}
+    assert env.expand("$(A)-$(B)-$(C)", values) == "1-two-$(C)"
+    assert env.expand("$$(A) costs $$5", values) == "$(A) costs $5"
+
+
+def test_probe_defaults_and_aggressive_readiness() -> None:
+    readiness = spec.Probe.from_body({"tcpSocket": {"port": 8080}}, readiness=True)
+    assert readiness is not None
+    assert readiness.aggressive
+    assert (readiness.period, readiness.timeout, readiness.failure_threshold) == (10.0, 1.0, 3)
+    liveness = spec.Probe.from_body({"httpGet": {"path": "/h", "port": "http"}, "periodSeconds": 2})
+    assert liveness is not None
+    assert not liveness.aggressive
+    assert liveness.action == spec.HttpGet(path="/h", port="http", host="", scheme="HTTP", headers=())
+    container = spec.Container.from_body(
+        {"name": "c", "ports": [{"name": "http", "containerPort": 9000}], "command": ["x"]}
+    )
+    assert container.resolve_port("http") == 9000
+    assert container.resolve_port("8081") == 8081
+    assert container.resolve_port("nope") is None
