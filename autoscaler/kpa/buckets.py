@@ -195,56 +195,63 @@ class WindowBuckets:
 
     # ---------------------------------------------------------------- reads
 
-    def is_empty(self, now: float) -> BoolArray:
-        """Per row (up to high_water): no write within the last window (Knative's ErrNoData)."""
-        last = self.last_write[: self.high_water]
+    def is_empty(self, now: float, rows: npt.ArrayLike | None = None) -> BoolArray:
+        """Per row: no write within the last window (Knative's ErrNoData)."""
+        last = (
+            self.last_write[: self.high_water]
+            if rows is None
+            else self.last_write[np.asarray(rows, dtype=np.int64)]
+        )
         result: BoolArray = (math.floor(now) - last) > self.window
         return result
 
-    def window_average(self, now: float) -> FloatArray:
-        """(channels, high_water) averages at `now` with this pool's algorithm."""
+    def window_average(self, now: float, rows: npt.ArrayLike | None = None) -> FloatArray:
+        """(channels, k) averages at `now` for `rows` (default: every row up to high_water)."""
+        idx = (
+            np.arange(self.high_water, dtype=np.int64)
+            if rows is None
+            else np.asarray(rows, dtype=np.int64).reshape(-1)
+        )
         if self.algorithm == "linear":
-            return self._linear_average(now)
-        return self._weighted_average(now)
+            return self._linear_average(now, idx)
+        return self._weighted_average(now, idx)
 
-    def _linear_average(self, now: float) -> FloatArray:
-        hw = self.high_water
+    def _linear_average(self, now: float, idx: IntArray) -> FloatArray:
         n = self.window
         t = math.floor(now)
-        last = self.last_write[:hw]
-        first = self.first_write[:hw]
-        totals = self.totals[:, :hw]
+        last = self.last_write[idx]
+        first = self.first_write[idx]
+        totals = self.totals[:, idx]
         age = t - last
         written = np.minimum(last - first + 1, n)
-        result = np.zeros((self.channels, hw))
+        result = np.zeros((self.channels, idx.shape[0]))
         current = age <= 0
         if current.any():
             result[:, current] = totals[:, current] / np.maximum(written[current], 1)
         trailing = (age > 0) & (age < n)
         if trailing.any():
-            rows = np.nonzero(trailing)[0]
-            since_last = (self._offsets[None, :] - last[rows][:, None]) % n
-            stale = (since_last >= 1) & (since_last <= age[rows][:, None])
-            stale_sum = np.where(stale[None, :, :], self.buckets[:, rows, :], 0.0).sum(axis=2)
-            valid = np.minimum(written[rows], n - age[rows])
-            result[:, rows] = (totals[:, rows] - stale_sum) / np.maximum(valid, 1)
+            pos = np.nonzero(trailing)[0]
+            since_last = (self._offsets[None, :] - last[pos][:, None]) % n
+            stale = (since_last >= 1) & (since_last <= age[pos][:, None])
+            stale_sum = np.where(stale[None, :, :], self.buckets[:, idx[pos], :], 0.0).sum(axis=2)
+            valid = np.minimum(written[pos], n - age[pos])
+            result[:, pos] = (totals[:, pos] - stale_sum) / np.maximum(valid, 1)
         return round_down(result)
 
-    def _weighted_average(self, now: float) -> FloatArray:
-        hw = self.high_water
+    def _weighted_average(self, now: float, idx: IntArray) -> FloatArray:
         n = self.window
         t = math.floor(now)
-        last = self.last_write[:hw]
+        last = self.last_write[idx]
         age = t - last
-        result = np.zeros((self.channels, hw))
+        result = np.zeros((self.channels, idx.shape[0]))
         live = age <= n
         if not live.any():
             return result
-        rows = np.nonzero(live)[0]
-        zeros_since = np.maximum(age[rows], 0)
-        # i = how many seconds before the last write each ring slot holds
-        back = (last[rows][:, None] - self._offsets[None, :]) % n
+        pos = np.nonzero(live)[0]
+        zeros_since = np.maximum(age[pos], 0)
+        # how many seconds before the last write each ring slot holds
+        back = (last[pos][:, None] - self._offsets[None, :]) % n
         included = back < (n - zeros_since)[:, None]
         weights = np.where(included, self._weights[np.minimum(zeros_since[:, None] + back, 2 * n)], 0.0)
-        result[:, rows] = (self.buckets[:, rows, :] * weights[None, :, :]).sum(axis=2)
+        result[:, pos] = (self.buckets[:, idx[pos], :] * weights[None, :, :]).sum(axis=2)
         return result
