@@ -8,7 +8,7 @@ already copied.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 
@@ -115,12 +115,18 @@ def remove_at(document: Any, tokens: tuple[str, ...]) -> Any:
     raise PointerError(f'"{where}" is a {type_name(parent)}, it has no member "{last}"')
 
 
+_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def deep_copy(value: Any) -> Any:
-    """A copy of a JSON value that shares nothing mutable with it (faster than copy.deepcopy)."""
+    """A copy of a JSON value that shares nothing mutable with it (faster than copy.deepcopy).
+
+    Scalars are returned as they are (immutable), which also saves a call per leaf.
+    """
     if isinstance(value, dict):
-        return {k: deep_copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else deep_copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [deep_copy(v) for v in value]
+        return [v if type(v) in _ATOMS else deep_copy(v) for v in value]
     return value
 
 
