@@ -96,6 +96,16 @@ _DNS1035_LABEL: Final = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QUALIFIED_NAME: Final = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE: Final = f"({_QUALIFIED_NAME})?"
 
+_MATCHERS: Final[Mapping[str, re.Pattern[str]]] = {
+    regex: re.compile(regex)
+    for regex in (_DNS1123_LABEL, _DNS1123_SUBDOMAIN, _DNS1035_LABEL, _QUALIFIED_NAME, _LABEL_VALUE)
+}
+
+
+def _matches(regex: str, value: str) -> bool:
+    return _MATCHERS[regex].fullmatch(value) is not None
+
+
 _QUALIFIED_NAME_MSG: Final = (
     "must consist of alphanumeric characters, '-', '_' or '.', "
     "and must start and end with an alphanumeric character"
@@ -113,8 +123,8 @@ def _max_len(limit: int) -> str:
 
 def dns1123_label_errors(name: str) -> list[str]:
     errors = [_max_len(63)] if len(name) > 63 else []
-    if not re.fullmatch(_DNS1123_LABEL, name):
-        if re.fullmatch(_DNS1123_SUBDOMAIN, name):
+    if not _matches(_DNS1123_LABEL, name):
+        if _matches(_DNS1123_SUBDOMAIN, name):
             errors.append("must not contain dots")
         else:
             message = (
@@ -127,7 +137,7 @@ def dns1123_label_errors(name: str) -> list[str]:
 
 def dns1123_subdomain_errors(name: str) -> list[str]:
     errors = [_max_len(253)] if len(name) > 253 else []
-    if not re.fullmatch(_DNS1123_SUBDOMAIN, name):
+    if not _matches(_DNS1123_SUBDOMAIN, name):
         message = (
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
             "and must start and end with an alphanumeric character"
@@ -138,7 +148,7 @@ def dns1123_subdomain_errors(name: str) -> list[str]:
 
 def dns1035_label_errors(name: str) -> list[str]:
     errors = [_max_len(63)] if len(name) > 63 else []
-    if not re.fullmatch(_DNS1035_LABEL, name):
+    if not _matches(_DNS1035_LABEL, name):
         message = (
             "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
             "start with an alphabetic character, and end with an alphanumeric character"
@@ -168,7 +178,7 @@ def qualified_name_errors(value: str) -> list[str]:
         errors.append("name part must be non-empty")
     elif len(name) > 63:
         errors.append("name part " + _max_len(63))
-    if not re.fullmatch(_QUALIFIED_NAME, name):
+    if not _matches(_QUALIFIED_NAME, name):
         errors.append(
             "name part " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME, "MyName", "my.name", "123-abc")
         )
@@ -185,7 +195,7 @@ def label_value_errors(value: Any) -> list[str]:
     if not isinstance(value, str):
         return ["a label value must be a string"]
     errors = [_max_len(63)] if len(value) > 63 else []
-    if not re.fullmatch(_LABEL_VALUE, value):
+    if not _matches(_LABEL_VALUE, value):
         message = (
             "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
             "and must start and end with an alphanumeric character"
