@@ -20,6 +20,19 @@ class DeadlineExceededError(Exception):
     """No pod slot became free before the request's response-start deadline (answered with 504)."""
 
 
+class ShedError(Exception):
+    """The gateway is shutting down and gave up on a queued request (answered with 503)."""
+
+
+def shed(throttler: RevisionThrottler[Waiter]) -> int:
+    """Answer every queued request of the revision with `ShedError`; returns how many."""
+    waiters = throttler.take_all_waiters()
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(ShedError("gateway shutting down"))
+    return len(waiters)
+
+
 def wake(throttler: RevisionThrottler[Waiter], grants: list[tuple[Waiter, PodTracker]], now: float) -> None:
     pending = deque(grants)
     while pending:

@@ -11,6 +11,7 @@ import asyncio
 
 from aiohttp import web
 
+from activator import admission
 from activator.app import GATEWAY, build_admin_app
 
 
@@ -45,6 +46,7 @@ class GatewayServer:
         self._admin_runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._admin_site: web.TCPSite | None = None
+        self._drained = False
 
     @property
     def port(self) -> int:
@@ -57,7 +59,11 @@ class GatewayServer:
 
     async def start(self) -> None:
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, self._port, reuse_port=self._reuse_port)
+        # A burst of new connections (200 clients at once) must not overflow the accept queue:
+        # a dropped SYN costs the client a one-second retransmit.
+        self._site = web.TCPSite(
+            self._runner, self._host, self._port, reuse_port=self._reuse_port, backlog=4096
+        )
         await self._site.start()
         if self._admin_port is not None:
             self._admin_runner = web.AppRunner(build_admin_app(self._gateway), access_log=None)
@@ -67,11 +73,25 @@ class GatewayServer:
             )
             await self._admin_site.start()
 
+    def _shed_queued(self) -> None:
+        for revision in self._gateway.state.revisions.values():
+            admission.shed(revision.throttler)
+
     async def drain(self) -> None:
         """Not ready first, then stop accepting, then finish in-flight requests (bounded)."""
+        if self._drained:
+            return
+        self._drained = True
         self._gateway.state.draining = True
-        if self._gateway.config.drain_quiet_s > 0:
-            await asyncio.sleep(self._gateway.config.drain_quiet_s)
-        await self._runner.cleanup()
+        config = self._gateway.config
+        if config.drain_quiet_s > 0:
+            await asyncio.sleep(config.drain_quiet_s)
+        # Requests still queued near the bound get a 503 rather than a cut connection.
+        shed_at = max(0.0, config.drain_timeout_s - min(1.0, config.drain_timeout_s / 4))
+        shedder = asyncio.get_running_loop().call_later(shed_at, self._shed_queued)
+        try:
+            await self._runner.cleanup()
+        finally:
+            shedder.cancel()
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()

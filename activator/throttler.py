@@ -146,6 +146,13 @@ class RevisionThrottler(Generic[W]):
             grants.append((waiter, tracker))
         return grants
 
+    def take_all_waiters(self) -> list[W]:
+        """Empties the queue (at shutdown), oldest first; the caller answers them."""
+        waiters = [*self._retries, *self._waiters]
+        self._retries.clear()
+        self._waiters.clear()
+        return waiters
+
     def next_refusal_end(self, now: float) -> float | None:
         """When a refused pod becomes usable again, if that is what holds waiters back."""
         ends = [t.refused_until for t in self._trackers if t.refused_until > now]

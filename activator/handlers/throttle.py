@@ -56,6 +56,8 @@ def throttle_middleware(
                     tracker = await admission.acquire(throttler, ctx.response_deadline, retry=True)
         except QueueFullError as exc:
             return web.Response(status=503, text=f"kwake gateway: {exc}\n")
+        except admission.ShedError:
+            return web.Response(status=503, text="kwake gateway: shutting down\n")
         except admission.DeadlineExceededError:
             ctx.queue_wait = clock() - arrived
             return web.Response(status=504, text="kwake gateway: request timeout waiting for a pod\n")

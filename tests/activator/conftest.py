@@ -35,7 +35,7 @@ async def start_backend() -> AsyncIterator[StartBackend]:
     async def start(app: web.Application) -> Backend:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
         runners.append(runner)
         return Backend(runner, site.port)
