@@ -396,7 +396,7 @@ async def test_bookmarks_and_timeout_end_the_stream(apiserver: ThreadedApiServer
     async with RawApi(apiserver) as api:
         rv = (await api.call("GET", CMS)).body["metadata"]["resourceVersion"]
         events = await api.watch(
-            f"{CMS}?watch=true&resourceVersion={rv}&timeoutSeconds=1", until=10, timeout=5
+            f"{CMS}?watch=true&resourceVersion={rv}&timeoutSeconds=1", until=10, seconds=5
         )
         assert events == []  # ended by timeoutSeconds, cleanly
 
