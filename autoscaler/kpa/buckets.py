@@ -179,19 +179,34 @@ class WindowBuckets:
             self.totals[:, reset_rows] = 0.0
             first = np.where(reset, t, first)
         if gap.any():
-            gap_rows = rows_arr[gap]
             # Ring slots of the seconds (last, t] are stale: zero them and take them off the total.
-            since_last = (self._offsets[None, :] - last[gap][:, None]) % n
-            stale = (since_last >= 1) & (since_last <= (t - last[gap])[:, None])
-            block = self.buckets[:, gap_rows, :]
-            self.totals[:, gap_rows] -= np.where(stale[None, :, :], block, 0.0).sum(axis=2)
-            block[:, stale] = 0.0
-            self.buckets[:, gap_rows, :] = block
+            self._clear_stale(rows_arr[gap], last[gap], t - last[gap])
         self.first_write[rows_arr] = first
         self.last_write[rows_arr] = np.where(forward, t, last)
         kept = rows_arr[keep]
         self.buckets[:, kept, t % n] += summed[:, keep]
         self.totals[:, kept] += summed[:, keep]
+
+    def _clear_stale(self, rows: IntArray, last: IntArray, gap: IntArray) -> None:
+        """Zero the buckets of seconds last+1 .. last+gap (gap < window) of each row.
+
+        One pass per second of the largest gap: usually one or two, and never a full copy of the
+        rows' rings.
+        """
+        for k in range(1, int(gap.max()) + 1):
+            chosen = gap >= k
+            rows_k = rows[chosen]
+            ring = (last[chosen] + k) % self.window
+            self.totals[:, rows_k] -= self.buckets[:, rows_k, ring]
+            self.buckets[:, rows_k, ring] = 0.0
+
+    def _stale_sum(self, rows: IntArray, last: IntArray, age: IntArray) -> FloatArray:
+        """Per row, the sum of its buckets for seconds last+1 .. last+age (age < window)."""
+        total = np.zeros((self.channels, rows.shape[0]))
+        for k in range(1, int(age.max()) + 1):
+            chosen = np.nonzero(age >= k)[0]
+            total[:, chosen] += self.buckets[:, rows[chosen], (last[chosen] + k) % self.window]
+        return total
 
     # ---------------------------------------------------------------- reads
 
@@ -231,9 +246,7 @@ class WindowBuckets:
         trailing = (age > 0) & (age < n)
         if trailing.any():
             pos = np.nonzero(trailing)[0]
-            since_last = (self._offsets[None, :] - last[pos][:, None]) % n
-            stale = (since_last >= 1) & (since_last <= age[pos][:, None])
-            stale_sum = np.where(stale[None, :, :], self.buckets[:, idx[pos], :], 0.0).sum(axis=2)
+            stale_sum = self._stale_sum(idx[pos], last[pos], age[pos])
             valid = np.minimum(written[pos], n - age[pos])
             result[:, pos] = (totals[:, pos] - stale_sum) / np.maximum(valid, 1)
         return round_down(result)
