@@ -1,0 +1,83 @@
+"""`kwake gateway --static-routes`: a real process, routes from a file, SIGTERM drains and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from tests.activator import objects as o
+from tests.activator.conftest import StartBackend, hello_app
+
+HOST = "hello.default.example.com"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
+    start_backend: StartBackend, tmp_path: Path
+) -> None:
+    pod = await start_backend(hello_app())
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        yaml.safe_dump_all(
+            [
+                o.ingress("hello", [HOST], [o.path([o.split("hello-00001", 100)])]),
+                o.endpoints("hello-00001", [pod.port]),
+            ]
+        )
+    )
+    port, admin = _free_port(), _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "activator.cli",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--admin-port={admin}",
+        f"--static-routes={routes}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{admin}/ready") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+            async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": HOST}) as resp:
+                assert (resp.status, await resp.text()) == (200, "hello")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 10.0)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    line = json.loads(stdout.decode().splitlines()[0])
+    assert line["status"] == 200 and line["host"] == HOST and line["revision"] == "hello-00001"
+    assert b"draining" in stderr
+
+
+async def test_without_static_routes_the_cluster_mode_says_it_is_not_there_yet() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "activator.cli", stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 10.0)
+    assert process.returncode == 2
+    assert b"--static-routes" in stderr
