@@ -292,25 +292,19 @@ _ORDER: Final = "$setElementOrder/"
 _DELETE_PRIMITIVES: Final = "$deleteFromPrimitiveList/"
 
 
-class _Deleted:
-    """Returned for a map carrying `$patch: delete`: its parent drops the field."""
-
-
-_DELETED: Final = _Deleted()
-
-
 def strategic_merge_patch(target: Any, patch: Any, merge_keys: MergeKeys | None) -> Any:
     """Apply a Kubernetes strategic merge patch (a JSON object) to an object.
 
     Lists named in `merge_keys` merge by their key (or as sets of scalars); all other lists are
     replaced. With `merge_keys=None` every list is replaced, as in a merge patch. Directives
     (`$patch`, `$retainKeys`, `$setElementOrder/…`, `$deleteFromPrimitiveList/…`) are applied
-    and never appear in the result.
+    and never appear in the result. Merged lists are ordered as kube-apiserver orders them
+    (k8s.io/apimachinery strategicpatch): `$setElementOrder` first, then the patch's order,
+    then the live order, so an item new to a list without an order directive comes first.
     """
     if not isinstance(patch, dict):
         raise MalformedPatch(f"a strategic merge patch must be a JSON object, got {type_name(patch)}")
-    merged = _merge_map(target, patch, (), merge_keys)
-    return {} if isinstance(merged, _Deleted) else merged
+    return _merge_map(target, patch, (), merge_keys)
 
 
 def _field_path(path: tuple[str, ...]) -> str:
@@ -323,10 +317,10 @@ def _is_directive(key: str) -> bool:
 
 def _merge_map(
     original: Any, patch: dict[str, Any], path: tuple[str, ...], keys: MergeKeys | None
-) -> dict[str, Any] | _Deleted:
+) -> dict[str, Any]:
     directive = patch.get(_PATCH, "merge")
     if directive == "delete":
-        return _DELETED
+        return {}  # kube leaves an empty map where the deleted one was
     if directive == "replace":
         original = None
     elif directive != "merge":
@@ -334,49 +328,132 @@ def _merge_map(
             f'{_field_path(path)}: unknown "$patch" directive {_short(directive)} '
             "(expected merge, replace or delete)"
         )
-    source = dict(original) if isinstance(original, dict) else {}
-    for key, values in patch.items():
-        # Deletions from primitive lists apply to the original, before the merge (as in kube).
-        if key.startswith(_DELETE_PRIMITIVES):
-            name = key[len(_DELETE_PRIMITIVES) :]
-            if not isinstance(values, list):
-                raise MalformedPatch(f"{_field_path((*path, key))}: must be a list of values to delete")
-            if isinstance(source.get(name), list):
-                source[name] = [x for x in source[name] if not any(json_equal(x, v) for v in values)]
+    source = original if isinstance(original, dict) else {}
+    if _RETAIN_KEYS in patch:
+        # kube clears the live fields the directive does not list, then merges the patch.
+        retain = patch[_RETAIN_KEYS]
+        if not isinstance(retain, list) or not all(isinstance(k, str) for k in retain):
+            raise MalformedPatch(f"{_field_path((*path, _RETAIN_KEYS))}: must be a list of field names")
+        source = {k: v for k, v in source.items() if k in retain}
 
     # Fields the patch touches are built from the original below; only the others are copied here
     # (the placeholder keeps the original's key order and is always overwritten or removed).
     result = {k: v if k in patch and not _is_directive(k) else deep_copy(v) for k, v in source.items()}
+    ordered = _merge_ordered_lists(source, patch, path, keys, result)
     for key, value in patch.items():
-        if _is_directive(key):
+        if _is_directive(key) or key in ordered:
             continue
         child = (*path, key)
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = _merge_map(source.get(key), value, child, keys)
-            if isinstance(merged, _Deleted):
-                result.pop(key, None)
-            else:
-                result[key] = merged
+            result[key] = _merge_map(source.get(key), value, child, keys)
         elif isinstance(value, list):
             result[key] = _merge_list(source.get(key), value, child, keys)
         else:
             result[key] = value
 
-    for key, order in patch.items():
-        if key.startswith(_ORDER):
-            name = key[len(_ORDER) :]
-            strategy = keys.at((*path, name)) if keys is not None else None
-            if strategy is not None and isinstance(result.get(name), list):
-                result[name] = _reorder(result[name], order, strategy, (*path, key))
-
-    if _RETAIN_KEYS in patch:
-        retain = patch[_RETAIN_KEYS]
-        if not isinstance(retain, list) or not all(isinstance(k, str) for k in retain):
-            raise MalformedPatch(f"{_field_path((*path, _RETAIN_KEYS))}: must be a list of field names")
-        result = {k: v for k, v in result.items() if k in retain}
+    for key, values in patch.items():
+        if key.startswith(_DELETE_PRIMITIVES):
+            name = key[len(_DELETE_PRIMITIVES) :]
+            if not isinstance(values, list):
+                raise MalformedPatch(f"{_field_path((*path, key))}: must be a list of values to delete")
+            if isinstance(result.get(name), list):
+                result[name] = [x for x in result[name] if not any(json_equal(x, v) for v in values)]
     return result
+
+
+def _merge_ordered_lists(
+    source: dict[str, Any],
+    patch: dict[str, Any],
+    path: tuple[str, ...],
+    keys: MergeKeys | None,
+    result: dict[str, Any],
+) -> set[str]:
+    """Merge the lists that carry a `$setElementOrder`, into `result`; returns their names."""
+    done: set[str] = set()
+    for key, order in patch.items():
+        if not key.startswith(_ORDER):
+            continue
+        name = key[len(_ORDER) :]
+        where = (*path, key)
+        if not isinstance(order, list):
+            raise MalformedPatch(f"{_field_path(where)}: must be a list")
+        strategy = keys.at((*path, name)) if keys is not None else None
+        if strategy is None:
+            continue  # a list that is replaced: the patch's own order is the order
+        live = source.get(name) if isinstance(source.get(name), list) else None
+        patched = patch.get(name) if isinstance(patch.get(name), list) else None
+        if patched is not None:
+            _check_order(patched, order, strategy, where)
+            merged = _merge_list(live, patched, (*path, name), keys)
+        elif live is not None:
+            merged = deep_copy(live)
+        else:
+            continue
+        wanted = [_identity(o, strategy) for o in order]
+        result[name] = _normalize_order(merged, wanted, live or [], strategy)
+        done.add(name)
+    return done
+
+
+def _identity(item: Any, strategy: ListMerge) -> Any:
+    if strategy.merge_key is None:
+        return item
+    return item.get(strategy.merge_key) if isinstance(item, dict) else None
+
+
+def _position(identities: list[Any], identity: Any) -> int:
+    return next((i for i, x in enumerate(identities) if json_equal(x, identity)), -1)
+
+
+def _check_order(patched: list[Any], order: list[Any], strategy: ListMerge, where: tuple[str, ...]) -> None:
+    """As kube: the patch's items must appear in the order list, in the same relative order."""
+    kept = [i for i in patched if not (isinstance(i, dict) and _PATCH in i)]
+    wanted = [_identity(o, strategy) for o in order]
+    cursor = 0
+    for item in kept:
+        found = _position(wanted[cursor:], _identity(item, strategy))
+        if found < 0:
+            raise MalformedPatch(
+                f"{_field_path(where)}: the patch list item {_short(item)} is missing from the order list "
+                "or out of its order"
+            )
+        cursor += found + 1
+
+
+def _merge_sorted(
+    server_only: list[Any], patched: list[Any], live: list[Any], strategy: ListMerge
+) -> list[Any]:
+    """kube's mergeSortedSlice: interleave two ordered lists, by live position where both are live."""
+    live_ids = [_identity(x, strategy) for x in live]
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) or j < len(patched):
+        if j >= len(patched):
+            out.append(server_only[i])
+            i += 1
+        elif i >= len(server_only):
+            out.append(patched[j])
+            j += 1
+        else:
+            left = _position(live_ids, _identity(server_only[i], strategy))
+            right = _position(live_ids, _identity(patched[j], strategy))
+            if 0 <= left < right:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(patched[j])
+                j += 1
+    return out
+
+
+def _normalize_order(merged: list[Any], wanted: list[Any], live: list[Any], strategy: ListMerge) -> list[Any]:
+    """Items named in `wanted` take its order; the others keep the live order around them."""
+    ranked = [(item, _position(wanted, _identity(item, strategy))) for item in merged]
+    patched = [item for item, rank in sorted((p for p in ranked if p[1] >= 0), key=lambda p: p[1])]
+    server_only = [item for item, rank in ranked if rank < 0]
+    return _merge_sorted(server_only, patched, live, strategy)
 
 
 def _strip(value: Any) -> Any:
@@ -397,63 +474,57 @@ def _merge_list(original: Any, patch: list[Any], path: tuple[str, ...], keys: Me
     strategy = keys.at(path) if keys is not None else None
     if strategy is None:
         return _strip(patch)  # type: ignore[no-any-return]
-    replace = any(isinstance(i, dict) and set(i) == {_PATCH} and i[_PATCH] == "replace" for i in patch)
-    result = [] if replace or not isinstance(original, list) else deep_copy(original)
-    items = [i for i in patch if not (isinstance(i, dict) and set(i) == {_PATCH})]
-
+    live = list(original) if isinstance(original, list) else []
     if strategy.merge_key is None:
-        for item in items:
-            if isinstance(item, dict | list):
-                raise MalformedPatch(
-                    f"{_field_path(path)}: a list of values merged as a set cannot hold {type_name(item)}s"
-                )
-            if not any(json_equal(item, x) for x in result):
-                result.append(item)
-        return result
+        return _merge_scalars(live, patch, path, strategy)
 
     key = strategy.merge_key
-    for position, item in enumerate(items):
+    items: list[dict[str, Any]] = []
+    replace = False
+    for position, item in enumerate(patch):
         where = f"{_field_path(path)}[{position}]"
         if not isinstance(item, dict):
             raise MalformedPatch(f'{where}: items of this list must be objects with the merge key "{key}"')
-        if key not in item:
+        directive = item.get(_PATCH)
+        if directive == "replace":
+            replace = True  # kube: the whole list becomes the patch's other items
+        elif directive is not None and directive not in ("delete", "merge"):
+            raise MalformedPatch(f'{where}: unknown "$patch" directive {_short(directive)}')
+        elif key not in item:
             raise MalformedPatch(f'{where}: the item does not contain the merge key "{key}"')
+        elif directive == "delete":
+            live = [x for x in live if not (isinstance(x, dict) and json_equal(x.get(key), item[key]))]
+        else:
+            items.append(item)
+    if replace:
+        return [_merge_map(None, item, path, keys) for item in items]
+
+    merged = deep_copy(live)
+    for item in items:
         found = next(
-            (i for i, x in enumerate(result) if isinstance(x, dict) and json_equal(x.get(key), item[key])),
+            (i for i, x in enumerate(merged) if isinstance(x, dict) and json_equal(x.get(key), item[key])),
             None,
         )
-        if item.get(_PATCH) == "delete":
-            result = [x for x in result if not (isinstance(x, dict) and json_equal(x.get(key), item[key]))]
-            continue
-        merged = _merge_map(None if found is None else result[found], item, path, keys)
-        if isinstance(merged, _Deleted):
-            continue
         if found is None:
-            result.append(merged)
+            merged.append(_merge_map(None, item, path, keys))
         else:
-            result[found] = merged
-    return result
+            merged[found] = _merge_map(merged[found], item, path, keys)
+    return _normalize_order(merged, [i[key] for i in items], live, strategy)
 
 
-def _reorder(items: list[Any], order: Any, strategy: ListMerge, where: tuple[str, ...]) -> list[Any]:
-    """Honour `$setElementOrder`: listed elements take the patch's order; others keep their slots."""
-    if not isinstance(order, list):
-        raise MalformedPatch(f"{_field_path(where)}: must be a list")
-
-    def identity(item: Any) -> Any:
-        if strategy.merge_key is None:
-            return item
-        return item.get(strategy.merge_key) if isinstance(item, dict) else None
-
-    wanted = [identity(o) for o in order]
-
-    def rank(item: Any) -> int | None:
-        ident = identity(item)
-        return next((i for i, w in enumerate(wanted) if json_equal(w, ident)), None)
-
-    slots = [i for i, item in enumerate(items) if rank(item) is not None]
-    ordered = sorted((items[i] for i in slots), key=lambda item: rank(item) or 0)
-    result = list(items)
-    for slot, item in zip(slots, ordered, strict=True):
-        result[slot] = item
-    return result
+def _merge_scalars(
+    live: list[Any], patch: list[Any], path: tuple[str, ...], strategy: ListMerge
+) -> list[Any]:
+    if any(isinstance(i, dict) and i.get(_PATCH) == "replace" for i in patch):
+        return [i for i in patch if not isinstance(i, dict)]
+    values = [i for i in patch if not (isinstance(i, dict) and set(i) == {_PATCH})]
+    for item in values:
+        if isinstance(item, dict | list):
+            raise MalformedPatch(
+                f"{_field_path(path)}: a list of values merged as a set cannot hold {type_name(item)}s"
+            )
+    merged: list[Any] = []
+    for item in live + values:
+        if not any(json_equal(item, x) for x in merged):
+            merged.append(deep_copy(item))
+    return _normalize_order(merged, values, live, strategy)

@@ -358,8 +358,9 @@ def test_deployment_template_lists_merge_by_their_keys() -> None:
         }
     }
     spec = patch.strategic_merge_patch(deployment, smp, DEPLOYMENT_KEYS)["spec"]["template"]["spec"]
-    assert [p["containerPort"] for p in spec["containers"][0]["ports"]] == [80, 9090]
-    assert [v["name"] for v in spec["volumes"]] == ["v1", "v2"]
+    # As kube-apiserver does, an item new to a list (and absent from any order directive) comes first.
+    assert [p["containerPort"] for p in spec["containers"][0]["ports"]] == [9090, 80]
+    assert [v["name"] for v in spec["volumes"]] == ["v2", "v1"]
     assert spec["tolerations"] == [{"key": "b"}]
 
 
@@ -376,7 +377,7 @@ def test_patch_replace_directive_on_a_list_and_on_a_map() -> None:
     obj = {"spec": {"selector": {"a": "1", "b": "2"}}}
     smp_map = {"spec": {"selector": {"c": "3", "$patch": "replace"}}}
     assert patch.strategic_merge_patch(obj, smp_map, POD_KEYS) == {"spec": {"selector": {"c": "3"}}}
-    assert patch.strategic_merge_patch(obj, {"spec": {"$patch": "delete"}}, POD_KEYS) == {}
+    assert patch.strategic_merge_patch(obj, {"spec": {"$patch": "delete"}}, POD_KEYS) == {"spec": {}}
 
 
 def test_finalizers_merge_as_a_set_and_delete_from_primitive_list() -> None:
@@ -399,7 +400,7 @@ def test_owner_references_merge_by_uid_and_conditions_by_type() -> None:
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
     result = patch.strategic_merge_patch(obj, smp, DEPLOYMENT_KEYS)
-    assert [o["uid"] for o in result["metadata"]["ownerReferences"]] == ["1", "2"]
+    assert [o["uid"] for o in result["metadata"]["ownerReferences"]] == ["2", "1"]
     assert result["status"]["conditions"] == [
         {"type": "Ready", "status": "True"},
         {"type": "Other", "status": "True"},
@@ -601,4 +602,34 @@ def test_a_kubectl_apply_patch_removing_an_env_var_and_switching_a_volume_source
 def test_set_element_order_on_a_primitive_list() -> None:
     obj = {"metadata": {"finalizers": ["a", "b", "c"]}}
     smp = {"metadata": {"$setElementOrder/finalizers": ["c", "a"], "finalizers": ["c", "a"]}}
-    assert patch.strategic_merge_patch(obj, smp, POD_KEYS) == {"metadata": {"finalizers": ["c", "b", "a"]}}
+    assert patch.strategic_merge_patch(obj, smp, POD_KEYS) == {"metadata": {"finalizers": ["b", "c", "a"]}}
+
+
+@pytest.mark.parametrize(
+    ("live", "patched", "order", "expected"),
+    [
+        # No directive: patch items in patch order, live-only items around them by live position.
+        (["a", "b"], ["c"], None, ["c", "a", "b"]),
+        (["a", "b"], ["b"], None, ["a", "b"]),
+        (["a", "b", "c"], ["c", "a"], None, ["b", "c", "a"]),
+        (["a", "b", "c"], ["b", "d"], None, ["a", "b", "d", "c"]),
+        # $setElementOrder wins over both.
+        (["a", "b"], ["c"], ["a", "c", "b"], ["a", "c", "b"]),
+        (["a", "b", "c"], [], ["c", "b", "a"], ["c", "b", "a"]),
+    ],
+)
+def test_merged_list_order_follows_kube(
+    live: list[str], patched: list[str], order: list[str] | None, expected: list[str]
+) -> None:
+    obj = {"spec": {"containers": [{"name": n} for n in live]}}
+    spec: dict[str, Any] = {"containers": [{"name": n, "image": "new"} for n in patched]}
+    if order is not None:
+        spec["$setElementOrder/containers"] = [{"name": n} for n in order]
+    result = patch.strategic_merge_patch(obj, {"spec": spec}, POD_KEYS)
+    assert [c["name"] for c in result["spec"]["containers"]] == expected
+
+
+def test_set_element_order_must_list_the_patch_items_in_order() -> None:
+    smp = {"spec": {"$setElementOrder/containers": [{"name": "a"}], "containers": [{"name": "b"}]}}
+    with pytest.raises(MalformedPatch, match="missing from the order list"):
+        patch.strategic_merge_patch(_pod({"name": "a"}), smp, POD_KEYS)
