@@ -605,3 +605,114 @@ def _default(schema: Any, value: Any, *, top: bool = False) -> Any:
         elif isinstance(extra, Mapping):
             value[key] = _default(extra, item)
     return value
+
+
+def structural_schema_causes(
+    schema: Any, *, root: str = "spec.versions[0].schema.openAPIV3Schema"
+) -> list[Cause]:
+    """Why a CRD's openAPIV3Schema is not structural, as apiextensions.k8s.io/v1 requires.
+
+    The main rules kube-apiserver enforces when a CRD is stored: every specified field has a
+    type (unless it preserves unknown fields or is int-or-string), the root is an object,
+    arrays have items, `properties` and `additionalProperties` exclude each other, root
+    `metadata` restricts at most name and generateName, and defaults are valid for their field.
+    """
+    if not isinstance(schema, Mapping):
+        return [required(root, "openAPIV3Schema must be an object")]
+    causes: list[Cause] = []
+    if schema.get("type") != "object":
+        if not schema.get("type"):
+            causes.append(required(_child(root, "type"), "must not be empty at the root"))
+        else:
+            causes.append(invalid(_child(root, "type"), schema.get("type"), "must be object at the root"))
+    for flag in (_INT_OR_STRING, _EMBEDDED):
+        if schema.get(flag):
+            causes.append(invalid(_child(root, flag), True, "must be false at the root"))
+    properties = schema.get("properties")
+    metadata = properties.get("metadata") if isinstance(properties, Mapping) else None
+    if isinstance(metadata, Mapping) and _restricts_more_than_names(metadata):
+        causes.append(
+            forbidden(
+                f"{root}.properties[metadata]",
+                "must not specify anything other than name and generateName, "
+                "but metadata is implicitly specified",
+            )
+        )
+    _structural_node(schema, root, "root", causes)
+    return causes
+
+
+def _restricts_more_than_names(metadata: Mapping[str, Any]) -> bool:
+    allowed_keys = {"type", "properties", "description"}
+    if set(metadata) - allowed_keys or metadata.get("type", "object") != "object":
+        return True
+    properties = metadata.get("properties") or {}
+    return not isinstance(properties, Mapping) or bool(set(properties) - {"name", "generateName"})
+
+
+_TYPES: Final = ("object", "array", "string", "integer", "number", "boolean")
+
+
+def _structural_node(node: Mapping[str, Any], path: str, context: str, causes: list[Cause]) -> None:
+    kind = node.get("type")
+    preserve = node.get(_PRESERVE)
+    if "$ref" in node:
+        causes.append(forbidden(_child(path, "$ref"), "$ref is not supported"))
+    if preserve is False:
+        causes.append(invalid(_child(path, _PRESERVE), False, "must be true or undefined"))
+    if node.get(_INT_OR_STRING) and kind:
+        causes.append(
+            invalid(_child(path, "type"), kind, "must be empty if x-kubernetes-int-or-string is true")
+        )
+    elif kind and kind not in _TYPES:
+        causes.append(not_supported(_child(path, "type"), kind, list(_TYPES)))
+    elif not kind and context != "root" and not preserve and not node.get(_INT_OR_STRING):
+        where = "array items" if context == "items" else "object fields"
+        causes.append(required(_child(path, "type"), f"must not be empty for specified {where}"))
+    if node.get(_EMBEDDED) and kind != "object":
+        causes.append(
+            invalid(
+                _child(path, "type"), kind or "", "must be object if x-kubernetes-embedded-resource is true"
+            )
+        )
+
+    properties = node.get("properties")
+    extra = node.get("additionalProperties")
+    if (
+        isinstance(properties, Mapping)
+        and properties
+        and isinstance(extra, Mapping | bool)
+        and extra is not True
+    ):
+        causes.append(
+            forbidden(
+                _child(path, "additionalProperties"),
+                "additionalProperties and properties are mutual exclusive",
+            )
+        )
+    if kind == "array" and not isinstance(node.get("items"), Mapping):
+        causes.append(required(_child(path, "items"), "must be specified"))
+    if "default" in node:
+        causes.extend(_default_causes(node, path))
+
+    if isinstance(properties, Mapping):
+        for name, child in properties.items():
+            if isinstance(child, Mapping) and not (context == "root" and name == "metadata"):
+                _structural_node(child, f"{path}.properties[{name}]", "field", causes)
+    if isinstance(extra, Mapping):
+        _structural_node(extra, _child(path, "additionalProperties"), "field", causes)
+    items = node.get("items")
+    if isinstance(items, Mapping):
+        _structural_node(items, _child(path, "items"), "items", causes)
+
+
+def _default_causes(node: Mapping[str, Any], path: str) -> list[Cause]:
+    """A default must be valid for its field and hold no field that pruning would drop."""
+    default = node["default"]
+    where = _child(path, "default")
+    causes = _validate(node, default, where)
+    dropped: list[str] = []
+    _prune(node, default, "", dropped)
+    if dropped:
+        causes.append(invalid(where, default, f"must not have unknown fields: {', '.join(dropped)}"))
+    return causes

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -531,3 +533,183 @@ def test_schema_functions_accept_any_json(value: Any) -> None:
     defaulted = validation.apply_schema_defaults(WIDGET_SCHEMA, pruned)
     assert validation.prune_unknown_fields(WIDGET_SCHEMA, defaulted)[1] == []
     assert value == before
+
+
+# --------------------------------------------------------------------------------------------
+# Structural schemas (what a CRD may declare)
+
+ROOT = "spec.versions[0].schema.openAPIV3Schema"
+
+
+def test_the_widget_schema_and_the_projects_crds_are_structural() -> None:
+    assert validation.structural_schema_causes(WIDGET_SCHEMA) == []
+    crd_files = sorted((Path(__file__).resolve().parents[2] / "crds").glob("*.yaml"))
+    for path in crd_files:
+        crd = yaml.safe_load(path.read_text())
+        for i, version in enumerate(crd["spec"]["versions"]):
+            root = f"spec.versions[{i}].schema.openAPIV3Schema"
+            schema = version["schema"]["openAPIV3Schema"]
+            assert validation.structural_schema_causes(schema, root=root) == [], path.name
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (
+            {"properties": {}},
+            [(f"{ROOT}.type", "FieldValueRequired", "Required value: must not be empty at the root")],
+        ),
+        (
+            {"type": "string"},
+            [(f"{ROOT}.type", "FieldValueInvalid", 'Invalid value: "string": must be object at the root')],
+        ),
+        (
+            {"type": "object", "properties": {"spec": {"properties": {}}}},
+            [
+                (
+                    f"{ROOT}.properties[spec].type",
+                    "FieldValueRequired",
+                    "Required value: must not be empty for specified object fields",
+                )
+            ],
+        ),
+        (
+            {"type": "object", "properties": {"l": {"type": "array"}}},
+            [(f"{ROOT}.properties[l].items", "FieldValueRequired", "Required value: must be specified")],
+        ),
+        (
+            {"type": "object", "properties": {"l": {"type": "array", "items": {}}}},
+            [
+                (
+                    f"{ROOT}.properties[l].items.type",
+                    "FieldValueRequired",
+                    "Required value: must not be empty for specified array items",
+                )
+            ],
+        ),
+        (
+            {"type": "object", "properties": {"p": {"type": "string", "x-kubernetes-int-or-string": True}}},
+            [
+                (
+                    f"{ROOT}.properties[p].type",
+                    "FieldValueInvalid",
+                    'Invalid value: "string": must be empty if x-kubernetes-int-or-string is true',
+                )
+            ],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"f": {"type": "object", "x-kubernetes-preserve-unknown-fields": False}},
+            },
+            [
+                (
+                    f"{ROOT}.properties[f].x-kubernetes-preserve-unknown-fields",
+                    "FieldValueInvalid",
+                    "Invalid value: false: must be true or undefined",
+                )
+            ],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"metadata": {"type": "object", "properties": {"labels": {"type": "object"}}}},
+            },
+            [
+                (
+                    f"{ROOT}.properties[metadata]",
+                    "FieldValueForbidden",
+                    "Forbidden: must not specify anything other than name and generateName, "
+                    "but metadata is implicitly specified",
+                )
+            ],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "m": {
+                        "type": "object",
+                        "properties": {"a": {"type": "string"}},
+                        "additionalProperties": {"type": "string"},
+                    }
+                },
+            },
+            [
+                (
+                    f"{ROOT}.properties[m].additionalProperties",
+                    "FieldValueForbidden",
+                    "Forbidden: additionalProperties and properties are mutual exclusive",
+                )
+            ],
+        ),
+        (
+            {"type": "object", "properties": {"n": {"type": "integer", "default": "one"}}},
+            [
+                (
+                    f"{ROOT}.properties[n].default",
+                    "FieldValueTypeInvalid",
+                    f'Invalid value: "string": {ROOT}.properties[n].default in body '
+                    'must be of type integer: "string"',
+                )
+            ],
+        ),
+        (
+            {
+                "type": "object",
+                "properties": {"s": {"type": "object", "default": {"x": 1}, "properties": {}}},
+            },
+            [
+                (
+                    f"{ROOT}.properties[s].default",
+                    "FieldValueInvalid",
+                    'Invalid value: {"x":1}: must not have unknown fields: x',
+                )
+            ],
+        ),
+        (
+            {"type": "object", "properties": {"t": {"type": "text"}}},
+            [
+                (
+                    f"{ROOT}.properties[t].type",
+                    "FieldValueNotSupported",
+                    'Unsupported value: "text": supported values: "object", "array", "string", "integer", '
+                    '"number", "boolean"',
+                )
+            ],
+        ),
+        (
+            {"type": "object", "properties": {"r": {"$ref": "#/x"}}},
+            [
+                (f"{ROOT}.properties[r].$ref", "FieldValueForbidden", "Forbidden: $ref is not supported"),
+                (
+                    f"{ROOT}.properties[r].type",
+                    "FieldValueRequired",
+                    "Required value: must not be empty for specified object fields",
+                ),
+            ],
+        ),
+    ],
+)
+def test_non_structural_schemas_are_refused_with_kubes_causes(
+    schema: dict[str, Any], expected: list[tuple[str, str, str]]
+) -> None:
+    causes = validation.structural_schema_causes(schema)
+    assert [(c.field, c.reason, c.message) for c in causes] == expected
+
+
+def test_preserve_unknown_fields_and_int_or_string_need_no_type() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "free": {"x-kubernetes-preserve-unknown-fields": True},
+            "port": {"x-kubernetes-int-or-string": True},
+            "meta": {
+                "type": "object",
+                "x-kubernetes-embedded-resource": True,
+                "x-kubernetes-preserve-unknown-fields": True,
+            },
+            "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}}},
+        },
+    }
+    assert validation.structural_schema_causes(schema) == []
