@@ -139,7 +139,7 @@ _keys = st.sampled_from(["a", "b", "app", "example.com/c"])
 _values = st.sampled_from(["x", "y", "1", "2", ""])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(_keys, st.sampled_from(["x", "y", "1"]), max_size=3),
     st.lists(
@@ -232,3 +232,52 @@ def test_field_selector_string_form_round_trips(value: str) -> None:
     selector = selectors.FieldSelector((("metadata.name", "=", value),))
     assert selectors.parse_field_selector(str(selector)) == selector
     assert selector.matches({"metadata": {"name": value}})
+
+
+# --------------------------------------------------------------------------------------------
+# Fuzz: any client input gives a selector or a SelectorError, never another exception
+
+_selector_text = st.text(alphabet="ab=!(),<> \tin notin.-_/1", max_size=20) | st.text(max_size=10)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["matchLabels", "matchExpressions", "key", "operator", "values", "a"]), inner
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_selector_text)
+def test_label_selector_parsing_raises_only_selector_errors(text: str) -> None:
+    try:
+        selector = selectors.parse_label_selector(text)
+    except SelectorError as err:
+        assert str(err)
+    else:
+        assert selectors.parse_label_selector(str(selector)) == selector
+        selector.matches({"a": "b", "in": "1"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab=!,\\. x", max_size=16) | st.text(max_size=10))
+def test_field_selector_parsing_raises_only_selector_errors(text: str) -> None:
+    try:
+        selector = selectors.parse_field_selector(text)
+    except SelectorError as err:
+        assert str(err)
+    else:
+        assert selectors.parse_field_selector(str(selector)) == selector
+        selector.matches(EVENT)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_json)
+def test_label_selector_from_any_json_raises_only_selector_errors(spec: Any) -> None:
+    try:
+        selectors.label_selector_from_spec(spec)
+    except SelectorError as err:
+        assert str(err)
