@@ -12,7 +12,7 @@ from serving.api.validation import validate_configuration, validate_revision, va
 
 from .fixtures import CFG, defaulted_service, revision_body
 
-Mutation = Callable[[dict[str, Any]], None]
+Mutation = Callable[[dict[str, Any]], object]
 
 
 def _container(b: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +156,8 @@ CASES: list[tuple[str, Mutation, list[str]]] = [
     (
         "reserved mount path",
         lambda b: [
-            _tspec(b).__setitem__("volumes", [{"name": "v", "emptyDir": {}}]),
-            _container(b).__setitem__("volumeMounts", [{"name": "v", "mountPath": "/dev"}]),
+            _tspec(b).update(volumes=[{"name": "v", "emptyDir": {}}]),
+            _container(b).update(volumeMounts=[{"name": "v", "mountPath": "/dev"}]),
         ],
         ['spec.template.spec.containers[0].volumeMounts[0].mountPath: mountPath "/dev" is a reserved path'],
     ),
@@ -260,10 +260,7 @@ def test_route_needs_a_target_kind() -> None:
 
 def test_configuration_validation() -> None:
     svc = defaulted_service()
-    body = {
-        "metadata": {"name": "cfg"},
-        "spec": svc["spec"]["template"] and {"template": svc["spec"]["template"]},
-    }
+    body: dict[str, Any] = {"metadata": {"name": "cfg"}, "spec": {"template": svc["spec"]["template"]}}
     assert not validate_configuration(body, CFG)
     body["spec"]["template"]["spec"]["timeoutSeconds"] = -1
     assert validate_configuration(body, CFG).messages() == [
