@@ -269,6 +269,9 @@ def _string_map_causes(path: str, value: Any, *, labels: bool) -> list[Cause]:
     causes: list[Cause] = []
     total = 0
     for key, item in value.items():
+        if not isinstance(key, str):  # possible from a YAML body: {1: x}
+            causes.append(type_invalid(path, key, f"{path} in body must have string keys"))
+            continue
         if labels:
             causes.extend(invalid(path, key, e) for e in label_key_errors(key))
         else:

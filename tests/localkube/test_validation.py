@@ -151,6 +151,24 @@ def test_labels_and_annotations() -> None:
     assert causes[1].message.startswith('Invalid value: "bad value": a valid label must be an empty string')
 
 
+_metadata_values = st.none() | st.integers() | st.text(max_size=4) | st.lists(st.text(max_size=2), max_size=2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "generateName", "namespace", "labels", "annotations", "x"]),
+        _metadata_values | st.dictionaries(st.text(max_size=4) | st.integers(), _metadata_values, max_size=3),
+        max_size=5,
+    ),
+    st.booleans(),
+    st.sampled_from(["subdomain", "label"]),
+)
+def test_metadata_causes_accept_any_input(metadata: dict[str, Any], namespaced: bool, rule: Any) -> None:
+    causes = validation.metadata_causes(metadata, namespaced=namespaced, name_rule=rule)
+    assert all(c.field.startswith("metadata.") and c.message for c in causes)
+
+
 def test_annotations_total_size_is_limited_to_256_kib() -> None:
     big = {"name": "a", "annotations": {"a": "x" * (256 * 1024)}}
     [cause] = validation.metadata_causes(big, namespaced=False)
