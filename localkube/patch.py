@@ -317,7 +317,10 @@ def _field_path(path: tuple[str, ...]) -> str:
 
 
 def _is_directive(key: str) -> bool:
-    return key in (_PATCH, _RETAIN_KEYS) or key.startswith((_ORDER, _DELETE_PRIMITIVES))
+    # Keys are strings in JSON; a YAML-decoded body may hold others, which are plain fields.
+    return isinstance(key, str) and (
+        key in (_PATCH, _RETAIN_KEYS) or key.startswith((_ORDER, _DELETE_PRIMITIVES))
+    )
 
 
 def _merge_map(
@@ -359,7 +362,7 @@ def _merge_map(
             result[key] = value
 
     for key, values in patch.items():
-        if key.startswith(_DELETE_PRIMITIVES):
+        if isinstance(key, str) and key.startswith(_DELETE_PRIMITIVES):
             name = key[len(_DELETE_PRIMITIVES) :]
             if not isinstance(values, list):
                 raise MalformedPatch(f"{_field_path((*path, key))}: must be a list of values to delete")
@@ -378,7 +381,7 @@ def _merge_ordered_lists(
     """Merge the lists that carry a `$setElementOrder`, into `result`; returns their names."""
     done: set[str] = set()
     for key, order in patch.items():
-        if not key.startswith(_ORDER):
+        if not (isinstance(key, str) and key.startswith(_ORDER)):
             continue
         name = key[len(_ORDER) :]
         where = (*path, key)

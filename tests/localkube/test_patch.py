@@ -469,6 +469,11 @@ def test_strategic_merge_errors_name_the_field(smp: Any, message: str) -> None:
         patch.strategic_merge_patch(_pod({"name": "a"}), smp, POD_KEYS)
 
 
+def test_strategic_merge_treats_non_string_keys_from_yaml_as_plain_fields() -> None:
+    result = patch.strategic_merge_patch({"data": {1: "a"}}, {"data": {2: "b", 1: None}}, None)
+    assert result == {"data": {2: "b"}}
+
+
 def test_strategic_merge_patch_must_be_an_object() -> None:
     with pytest.raises(MalformedPatch, match="must be a JSON object, got array"):
         patch.strategic_merge_patch({}, [{"op": "add"}], None)
