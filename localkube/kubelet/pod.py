@@ -100,9 +100,13 @@ class PodWorker:
                 return runner
         return None
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop every container (preStop, SIGTERM, grace, SIGKILL) and wait until all are gone."""
-        self.terminating = True
+    async def stop(self, grace: float | None = None, *, terminal: bool = True) -> None:
+        """Stop every container (preStop, SIGTERM, grace, SIGKILL) and wait until all are gone.
+
+        `terminal` (deletion) makes the pod's phase final; a kubelet that merely shuts down
+        leaves it to be restarted in place when the kubelet comes back.
+        """
+        self.terminating = terminal
         for runner in self.runners:
             runner.request_stop(grace)
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

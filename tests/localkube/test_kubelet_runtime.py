@@ -163,9 +163,12 @@ async def test_stop_kills_the_whole_group_after_the_grace_period(harness: Harnes
     assert worker.status()["phase"] == "Failed"
 
 
-async def test_graceful_exit_on_sigterm_completes(harness: Harness) -> None:
-    worker = harness.start("polite", [sh("trap 'exit 0' TERM; while true; do sleep 0.05; done")])
-    await harness.until(lambda: worker.ready)
+async def test_graceful_exit_on_sigterm_completes(harness: Harness, tmp_path: Path) -> None:
+    trapped = tmp_path / "trapped"
+    worker = harness.start(
+        "polite", [sh(f"trap 'exit 0' TERM; touch {trapped}; while true; do sleep 0.05; done")]
+    )
+    await harness.until(lambda: worker.ready and trapped.exists())
     await worker.stop(grace=30)
     assert state_of(worker)["terminated"]["reason"] == "Completed"
     assert worker.status()["phase"] == "Succeeded"

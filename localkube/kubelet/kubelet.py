@@ -1,0 +1,459 @@
+"""The kubelet against the API: register a Node, bind and run pods, report their status.
+
+Every change of a pod's status is written at once through the status subresource, one writer
+task per pod (a write in flight is followed by one more with the latest status, never more):
+a pod turning Ready is the hot path of a cold start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from localkube import certs
+from localkube.client import (
+    CONFIGMAPS,
+    LEASES,
+    MUTATING_WEBHOOKS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    SECRETS,
+    AlreadyExists,
+    ApiClient,
+    ApiError,
+    Conflict,
+    Informer,
+    NotFound,
+    cancel_and_wait,
+    create_guarded_task,
+)
+from localkube.kubelet import admission, logs, node, process, server
+from localkube.kubelet import clock as clocks
+from localkube.kubelet.pod import PodWorker
+from localkube.kubelet.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_CONFIG = "localkube-kubelet"
+WEBHOOK_NAME = "pods.kubelet.localkube.io"
+SHUTDOWN_GRACE_SECONDS = 5.0
+STATUS_RETRY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class KubeletConfig:
+    state_dir: Path
+    node_name: str = "localkube"
+    port: int = 0
+    register_webhook: bool = True
+    clock: clocks.Clock = field(default_factory=clocks.SystemClock)
+    shutdown_grace: float = SHUTDOWN_GRACE_SECONDS
+
+
+class ApiObjects:
+    """ConfigMaps and Secrets read from the API for env references."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+
+    async def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        body = await self._client.get_or_none(CONFIGMAPS, name, namespace)
+        return None if body is None else {str(k): str(v) for k, v in (body.get("data") or {}).items()}
+
+    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        body = await self._client.get_or_none(SECRETS, name, namespace)
+        return None if body is None else {str(k): str(v) for k, v in (body.get("data") or {}).items()}
+
+
+def _meta(pod: dict[str, Any]) -> dict[str, Any]:
+    meta = pod.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _uid(pod: dict[str, Any]) -> str:
+    return str(_meta(pod).get("uid") or "")
+
+
+class PodEntry:
+    """A pod this kubelet runs: its worker, its status writer, its termination."""
+
+    def __init__(self, worker: PodWorker) -> None:
+        self.worker = worker
+        self.dirty = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
+        self.terminator: asyncio.Task[None] | None = None
+        self.last_written: dict[str, Any] | None = None
+
+
+class Kubelet:
+    def __init__(self, client: ApiClient, config: KubeletConfig) -> None:
+        self._client = client
+        self._config = config
+        self._clock = config.clock
+        self._allocator = admission.PortAllocator()
+        self._groups = process.GroupRecords(config.state_dir / "pids")
+        self._pods: dict[str, PodEntry] = {}
+        self._binding: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._webhook_ready = False
+        self._stopping = False
+        self._runtime: Runtime | None = None
+        self._node_uid = ""
+        self.port = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        state_dir = self._config.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        await self._groups.kill_orphans()
+        tls = certs.ensure_serving_cert(state_dir / "tls", "kubelet", ["127.0.0.1", "localhost"])
+        app = server.build_app(self._allocator, server.LogIndex(self._pod_dir, self._is_writing))
+        https = server.KubeletServer(app, tls.server_context(), self._config.port)
+        await https.start()
+        self.port = https.port
+        informer: Informer | None = None
+        heartbeat: asyncio.Task[None] | None = None
+        async with aiohttp.ClientSession() as http:
+            self._runtime = Runtime(
+                clock=self._clock,
+                http=http,
+                objects=ApiObjects(self._client),
+                state_dir=state_dir,
+                groups=self._groups,
+                base_env=dict(os.environ),
+            )
+            try:
+                await self._register_node()
+                if self._config.register_webhook:
+                    await self._register_webhook(tls.ca_pem)
+                heartbeat = create_guarded_task(self._heartbeat(), "kubelet heartbeat", log)
+                informer = Informer(
+                    self._client,
+                    PODS,
+                    on_add=self._on_pod,
+                    on_update=self._on_pod_update,
+                    on_delete=self._on_pod_deleted,
+                    name="kubelet pods",
+                )
+                informer.start()
+                log.info("kubelet %s running; HTTPS on 127.0.0.1:%d", self._config.node_name, self.port)
+                await stop.wait()
+            finally:
+                self._stopping = True
+                if informer is not None:
+                    await informer.stop()
+                if heartbeat is not None:
+                    await cancel_and_wait([heartbeat])
+                await self._shutdown_pods()
+                await cancel_and_wait(list(self._tasks))
+                await self._best_effort(self._unregister())
+                await https.stop()
+
+    async def _best_effort(self, work: Awaitable[None], seconds: float = 2.0) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await work
+        except (TimeoutError, ApiError, aiohttp.ClientError, OSError) as error:
+            log.warning("kubelet shutdown step failed: %s", error)
+
+    async def _shutdown_pods(self) -> None:
+        """Stop every pod process (SIGTERM, bounded grace, SIGKILL) and report them not ready."""
+        entries = list(self._pods.values())
+        await asyncio.gather(
+            *(
+                entry.worker.stop(
+                    min(entry.worker.pod.grace_seconds, self._config.shutdown_grace),
+                    terminal=entry.terminator is not None,
+                )
+                for entry in entries
+            )
+        )
+        await self._best_effort(
+            self._write_statuses_now([entry for entry in entries if entry.terminator is None])
+        )
+        for entry in entries:
+            if entry.writer is not None:
+                await cancel_and_wait([entry.writer])
+            if entry.terminator is not None:
+                await cancel_and_wait([entry.terminator])
+
+    async def _write_statuses_now(self, entries: list[PodEntry]) -> None:
+        await asyncio.gather(*(self._write_status(entry) for entry in entries), return_exceptions=True)
+
+    async def _unregister(self) -> None:
+        now = clocks.rfc3339(self._clock.wall())
+        with contextlib.suppress(NotFound):
+            await self._client.patch(
+                NODES,
+                self._config.node_name,
+                {"status": node.node_status(self._config.node_name, self.port, now, ready=False)},
+                subresource="status",
+            )
+        if self._config.register_webhook:
+            with contextlib.suppress(NotFound):
+                await self._client.delete(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
+
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
+        async def run() -> None:
+            await work
+
+        task = create_guarded_task(run(), name, log)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- node, lease, webhook -------------------------------------------------------------------
+
+    async def _register_node(self) -> None:
+        name = self._config.node_name
+        try:
+            created = await self._client.create(NODES, node.node_object(name))
+        except AlreadyExists:
+            created = await self._client.get(NODES, name)
+        self._node_uid = str(_meta(created).get("uid") or "")
+        await self._post_node_status()
+
+    async def _post_node_status(self) -> None:
+        now = clocks.rfc3339(self._clock.wall())
+        status = node.node_status(self._config.node_name, self.port, now)
+        await self._client.patch(NODES, self._config.node_name, {"status": status}, subresource="status")
+
+    async def _renew_lease(self) -> None:
+        name = self._config.node_name
+        renew = node.micro_time(self._clock)
+        try:
+            await self._client.patch(LEASES, name, {"spec": {"renewTime": renew}}, node.LEASE_NAMESPACE)
+            return
+        except NotFound:
+            pass
+        lease = node.lease_object(name, self._node_uid, renew)
+        try:
+            await self._client.create(LEASES, lease, node.LEASE_NAMESPACE)
+        except NotFound:
+            with contextlib.suppress(AlreadyExists):
+                await self._client.create(NAMESPACES, {"metadata": {"name": node.LEASE_NAMESPACE}})
+            await self._client.create(LEASES, lease, node.LEASE_NAMESPACE)
+
+    async def _heartbeat(self) -> None:
+        beats = 0
+        while True:
+            try:
+                await self._renew_lease()
+                if beats % 4 == 3:
+                    await self._post_node_status()
+            except (ApiError, aiohttp.ClientError, OSError) as error:
+                log.warning("kubelet heartbeat failed: %s", error)
+            beats += 1
+            await self._clock.sleep(node.HEARTBEAT_SECONDS)
+
+    async def _register_webhook(self, ca_pem: bytes) -> None:
+        config: dict[str, Any] = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": WEBHOOK_CONFIG},
+            "webhooks": [
+                {
+                    "name": WEBHOOK_NAME,
+                    "clientConfig": {
+                        "url": f"https://127.0.0.1:{self.port}{server.MUTATE_PATH}",
+                        "caBundle": base64.b64encode(ca_pem).decode(),
+                    },
+                    "rules": [
+                        {
+                            "operations": ["CREATE"],
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "resources": ["pods"],
+                            "scope": "Namespaced",
+                        }
+                    ],
+                    "failurePolicy": "Fail",
+                    "sideEffects": "None",
+                    "admissionReviewVersions": ["v1"],
+                    "timeoutSeconds": 10,
+                    "reinvocationPolicy": "Never",
+                    "matchPolicy": "Equivalent",
+                }
+            ],
+        }
+        try:
+            await self._client.create(MUTATING_WEBHOOKS, config)
+        except AlreadyExists:
+            current = await self._client.get(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
+            config["metadata"]["resourceVersion"] = _meta(current).get("resourceVersion")
+            await self._client.replace(MUTATING_WEBHOOKS, config)
+        self._webhook_ready = True
+
+    # --- pods -----------------------------------------------------------------------------------
+
+    async def _on_pod_update(self, _: dict[str, Any], pod: dict[str, Any]) -> None:
+        await self._on_pod(pod)
+
+    async def _on_pod(self, pod: dict[str, Any]) -> None:
+        if self._stopping:
+            return
+        node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+        uid = _uid(pod)
+        if not node_name:
+            if not _meta(pod).get("deletionTimestamp") and uid not in self._binding:
+                self._binding.add(uid)
+                self._spawn(self._bind(pod), f"bind {uid}")
+            return
+        if node_name != self._config.node_name:
+            return
+        entry = self._pods.get(uid)
+        if _meta(pod).get("deletionTimestamp"):
+            if entry is None:
+                self._spawn(self._finalize_deletion(pod), f"finalize {uid}")
+            elif entry.terminator is None:
+                entry.terminator = create_guarded_task(self._terminate(entry, pod), f"terminate {uid}", log)
+            return
+        if entry is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+            self._start(pod)
+
+    async def _on_pod_deleted(self, pod: dict[str, Any]) -> None:
+        entry = self._pods.get(_uid(pod))
+        if entry is not None and entry.terminator is None and not self._stopping:
+            entry.terminator = create_guarded_task(
+                self._terminate(entry, pod, gone=True), f"terminate {_uid(pod)}", log
+            )
+
+    async def _bind(self, pod: dict[str, Any]) -> None:
+        meta = _meta(pod)
+        name, namespace = str(meta.get("name")), str(meta.get("namespace") or "default")
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace, "uid": meta.get("uid")},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": self._config.node_name},
+        }
+        try:
+            try:
+                await self._client.create(PODS, binding, namespace, subresource="binding", name=name)
+            except ApiError as error:
+                if error.status not in (404, 405):
+                    raise
+                # No binding subresource here: set spec.nodeName directly.
+                await self._client.patch(
+                    PODS,
+                    name,
+                    [
+                        {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
+                        {"op": "add", "path": "/spec/nodeName", "value": self._config.node_name},
+                    ],
+                    namespace,
+                    patch_type="json",
+                )
+        except (Conflict, NotFound):
+            return  # someone else bound it, or it is gone
+        except (ApiError, aiohttp.ClientError, OSError) as error:
+            log.warning("could not bind pod %s/%s: %s", namespace, name, error)
+            self._binding.discard(_uid(pod))
+            return
+        finally:
+            self._binding.discard(_uid(pod))
+        # Start at once rather than wait for the watch to tell us what we just did.
+        bound = dict(pod)
+        bound["spec"] = {**(pod.get("spec") or {}), "nodeName": self._config.node_name}
+        await self._on_pod(bound)
+
+    def _start(self, pod: dict[str, Any]) -> None:
+        assert self._runtime is not None
+        annotations = _meta(pod).get("annotations") or {}
+        if admission.PORTS_ANNOTATION not in annotations:
+            pod = admission.unadmitted_port_env(pod, self._allocator.allocate)
+        worker = PodWorker(self._runtime, pod, self._status_changed)
+        entry = PodEntry(worker)
+        self._pods[worker.identity.uid] = entry
+        entry.writer = create_guarded_task(self._status_writer(entry), f"status {worker.identity.key}", log)
+        worker.start()
+        entry.dirty.set()
+
+    def _status_changed(self, worker: PodWorker) -> None:
+        entry = self._pods.get(worker.identity.uid)
+        if entry is not None:
+            entry.dirty.set()
+
+    async def _status_writer(self, entry: PodEntry) -> None:
+        while True:
+            await entry.dirty.wait()
+            entry.dirty.clear()
+            try:
+                await self._write_status(entry)
+            except NotFound:
+                return
+            except (ApiError, aiohttp.ClientError, OSError) as error:
+                log.warning("could not write status of %s: %s", entry.worker.identity.key, error)
+                entry.dirty.set()
+                await asyncio.sleep(STATUS_RETRY_SECONDS)
+
+    async def _write_status(self, entry: PodEntry) -> None:
+        status = entry.worker.status()
+        if status == entry.last_written:
+            return
+        identity = entry.worker.identity
+        await self._client.patch(
+            PODS, identity.name, {"status": status}, identity.namespace, subresource="status"
+        )
+        entry.last_written = status
+
+    async def _terminate(self, entry: PodEntry, pod: dict[str, Any], gone: bool = False) -> None:
+        """Deletion: stop the containers within the grace period, report, then remove the pod."""
+        grace_value = _meta(pod).get("deletionGracePeriodSeconds")
+        grace = entry.worker.pod.grace_seconds if grace_value is None else float(grace_value)
+        await entry.worker.stop(grace)
+        if entry.writer is not None:
+            await cancel_and_wait([entry.writer])
+        if not gone:
+            with contextlib.suppress(NotFound, Conflict):
+                await self._write_status(entry)
+            await self._finalize_deletion(pod)
+        self._forget(entry)
+
+    def _forget(self, entry: PodEntry) -> None:
+        identity = entry.worker.identity
+        self._pods.pop(identity.uid, None)
+        directory = logs.pod_dir(self._config.state_dir, identity)
+        _remove_tree(directory)
+
+    async def _finalize_deletion(self, pod: dict[str, Any]) -> None:
+        meta = _meta(pod)
+        with contextlib.suppress(NotFound, Conflict):
+            await self._client.delete(
+                PODS,
+                str(meta.get("name")),
+                str(meta.get("namespace") or "default"),
+                grace_period_seconds=0,
+                preconditions={"uid": str(meta.get("uid"))},
+            )
+
+    # --- logs -----------------------------------------------------------------------------------
+
+    def _pod_dir(self, namespace: str, name: str) -> Path | None:
+        for entry in self._pods.values():
+            identity = entry.worker.identity
+            if identity.namespace == namespace and identity.name == name:
+                return logs.pod_dir(self._config.state_dir, identity)
+        return logs.find_pod_dir(self._config.state_dir, namespace, name)
+
+    def _is_writing(self, path: Path) -> bool:
+        for entry in self._pods.values():
+            for runner in entry.worker.runners:
+                if runner.running and runner.log_path(runner.restart_count) == path:
+                    return True
+        return False
+
+
+def _remove_tree(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
