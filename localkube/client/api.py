@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
@@ -89,6 +90,9 @@ class ApiClient:
                 # Informers hold one connection per watch; do not let them starve plain requests.
                 limit=0,
                 ssl=self._connection.ssl if self._connection.ssl is not None else True,
+                # Before 3.12.7 asyncio can leak the socket of a TLS connection closed mid-request
+                # (a cancelled call); aiohttp then aborts those transports when the session closes.
+                enable_cleanup_closed=sys.version_info < (3, 12, 7),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -321,8 +325,14 @@ class ApiClient:
         ) as response:
             if response.status >= 400:
                 raise errors.error_from_response(response.status, await response.text())
-            async for event in decode_events(response.content.iter_any()):
-                yield event
+            finished = False
+            try:
+                async for event in decode_events(response.content.iter_any()):
+                    yield event
+                finished = True
+            finally:
+                if not finished:
+                    _abort(response)
 
     # --- conveniences ------------------------------------------------------------------------
 
@@ -362,3 +372,15 @@ def _with_type(resource: Resource, body: Mapping[str, Any], subresource: str | N
         result.setdefault("kind", resource.kind)
         result.setdefault("apiVersion", resource.api_version)
     return result
+
+
+def _abort(response: aiohttp.ClientResponse) -> None:
+    """Drop a watch connection left mid-stream at once.
+
+    A graceful close of a TLS connection waits for the peer's close_notify; a watch abandoned at
+    shutdown would then outlive its event loop and leak its socket.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    if transport is not None:
+        transport.abort()

@@ -1,0 +1,121 @@
+"""The Endpoints controller: one Endpoints object per Service with a selector, kept current.
+
+Every change to a Service, its Endpoints, or a pod in its namespace queues the Services it
+touches; a worker computes the subsets with the pure `desired_subsets` and writes only a
+difference. Pod readiness changes and deletions reach Endpoints as soon as their watch event
+does: a pod being deleted leaves at once, before the kubelet signals it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from localkube.client import ENDPOINTS, AlreadyExists, ApiClient, Informer, NotFound, object_key
+from localkube.controllers import pods as podutil
+from localkube.controllers.endpoints_plan import (
+    desired_subsets,
+    endpoints_body,
+    endpoints_patch,
+    selector_of,
+    selects,
+)
+from localkube.controllers.runtime import KeyIndex, ReconcileLoop
+
+Obj = dict[str, Any]
+
+log = logging.getLogger(__name__)
+
+
+class EndpointsController:
+    """Reconciles Endpoints; register before the informers start, then `start()` once synced."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        services: Informer,
+        pods: Informer,
+        endpoints: Informer,
+        *,
+        workers: int = 4,
+    ) -> None:
+        self._client = client
+        self._services = services
+        self._pods = pods
+        self._endpoints = endpoints
+        self._pods_by_namespace = KeyIndex()
+        self.loop = ReconcileLoop("endpoints-controller", self.reconcile, workers=workers, logger=log)
+        services.add_handlers(
+            on_add=self._on_object, on_update=self._on_object_update, on_delete=self._on_object
+        )
+        endpoints.add_handlers(on_update=self._on_object_update, on_delete=self._on_object)
+        pods.add_handlers(on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod_delete)
+
+    def start(self) -> None:
+        self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+
+    # --- event handlers ------------------------------------------------------------------------
+
+    async def _on_object(self, obj: Obj) -> None:
+        self.loop.queue.add(object_key(obj))
+
+    async def _on_object_update(self, old: Obj, new: Obj) -> None:
+        self.loop.queue.add(object_key(new))
+
+    def _enqueue_services_selecting(self, pod: Mapping[str, Any]) -> None:
+        namespace = podutil.meta(pod).get("namespace")
+        for service in self._services.items():
+            if podutil.meta(service).get("namespace") != namespace:
+                continue
+            selector = selector_of(service)
+            if selector is not None and selects(selector, pod):
+                self.loop.queue.add(object_key(service))
+
+    async def _on_pod(self, pod: Obj) -> None:
+        self._pods_by_namespace.set(object_key(pod), str(podutil.meta(pod).get("namespace") or ""))
+        self._enqueue_services_selecting(pod)
+
+    async def _on_pod_update(self, old: Obj, new: Obj) -> None:
+        await self._on_pod(new)
+        if (podutil.meta(old).get("labels") or {}) != (podutil.meta(new).get("labels") or {}):
+            self._enqueue_services_selecting(old)
+
+    async def _on_pod_delete(self, pod: Obj) -> None:
+        self._pods_by_namespace.set(object_key(pod), None)
+        self._enqueue_services_selecting(pod)
+
+    # --- reconcile -----------------------------------------------------------------------------
+
+    def pods_in(self, namespace: str) -> list[Obj]:
+        return [
+            p for k in self._pods_by_namespace.get(namespace) if (p := self._pods.get_by_key(k)) is not None
+        ]
+
+    async def reconcile(self, key: str) -> float | None:
+        namespace, _, name = key.partition("/")
+        service = self._services.get_by_key(key)
+        current = self._endpoints.get_by_key(key)
+        if service is None:
+            # kube deletes a deleted Service's Endpoints.
+            if current is not None:
+                with contextlib.suppress(NotFound):
+                    await self._client.delete(ENDPOINTS, name, namespace)
+            return None
+        if selector_of(service) is None:
+            return None  # selectorless: Endpoints are managed by hand
+        subsets = desired_subsets(service, self.pods_in(namespace))
+        if current is None:
+            try:
+                await self._client.create(ENDPOINTS, endpoints_body(service, subsets), namespace=namespace)
+                return None
+            except AlreadyExists:
+                current = await self._client.get(ENDPOINTS, name, namespace)
+        patch = endpoints_patch(current, service, subsets)
+        if patch is not None:
+            await self._client.patch(ENDPOINTS, name, patch, namespace)
+        return None
