@@ -231,7 +231,7 @@ def _workload() -> dict[tuple[str, ...], ListMerge]:
 
 
 # (API group, kind) -> the kind's merge lists, without the object's own metadata (added to all).
-_BUILTIN_LISTS: Final[Mapping[tuple[str, str], dict[tuple[str, ...], ListMerge]]] = MappingProxyType(
+_LISTS_BY_KIND: Final[Mapping[tuple[str, str], dict[tuple[str, ...], ListMerge]]] = MappingProxyType(
     {
         ("", "Pod"): {
             **_pod_spec(("spec",)),
@@ -276,6 +276,9 @@ _BUILTIN_LISTS: Final[Mapping[tuple[str, str], dict[tuple[str, ...], ListMerge]]
         ("autoscaling", "HorizontalPodAutoscaler"): _conditions(),
         ("discovery.k8s.io", "EndpointSlice"): {},
     }
+)
+_BUILTIN_LISTS: Final[Mapping[tuple[str, str], Mapping[tuple[str, ...], ListMerge]]] = MappingProxyType(
+    {kind: MappingProxyType(lists) for kind, lists in _LISTS_BY_KIND.items()}
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from localkube import validation
@@ -244,12 +245,14 @@ def parse_label_selector(text: str) -> LabelSelector:
     return _LabelParser(text).parse()
 
 
-_SPEC_OPERATORS: Final[Mapping[str, Operator]] = {
-    "In": "in",
-    "NotIn": "notin",
-    "Exists": "exists",
-    "DoesNotExist": "!",
-}
+_SPEC_OPERATORS: Final[Mapping[str, Operator]] = MappingProxyType(
+    {
+        "In": "in",
+        "NotIn": "notin",
+        "Exists": "exists",
+        "DoesNotExist": "!",
+    }
+)
 
 
 def label_selector_from_spec(

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from localkube.jsonpath import deep_copy, json_equal, type_name
@@ -96,10 +97,12 @@ _DNS1035_LABEL: Final = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _QUALIFIED_NAME: Final = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE: Final = f"({_QUALIFIED_NAME})?"
 
-_MATCHERS: Final[Mapping[str, re.Pattern[str]]] = {
-    regex: re.compile(regex)
-    for regex in (_DNS1123_LABEL, _DNS1123_SUBDOMAIN, _DNS1035_LABEL, _QUALIFIED_NAME, _LABEL_VALUE)
-}
+_MATCHERS: Final[Mapping[str, re.Pattern[str]]] = MappingProxyType(
+    {
+        regex: re.compile(regex)
+        for regex in (_DNS1123_LABEL, _DNS1123_SUBDOMAIN, _DNS1035_LABEL, _QUALIFIED_NAME, _LABEL_VALUE)
+    }
+)
 
 
 def _matches(regex: str, value: str) -> bool:
@@ -331,14 +334,20 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-_INT_RANGES: Final = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_INT_RANGES: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+)
 _DATE_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?")
-_STRING_FORMATS: Final[Mapping[str, re.Pattern[str]]] = {
-    "date-time": _DATE_TIME,
-    "date": re.compile(r"\d{4}-\d{2}-\d{2}"),
-    "uuid": re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"),
-    "byte": re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"),
-}
+_STRING_FORMATS: Final[Mapping[str, re.Pattern[str]]] = MappingProxyType(
+    {
+        "date-time": _DATE_TIME,
+        "date": re.compile(r"\d{4}-\d{2}-\d{2}"),
+        "uuid": re.compile(
+            r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+        ),
+        "byte": re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"),
+    }
+)
 
 
 def _format_ok(value: Any, fmt: str) -> bool:
