@@ -59,6 +59,7 @@ class Decision:
     active_status: str
     active_reason: str
     active_message: str
+    active_since: float  # when the Active condition last changed
     scale_target_initialized: bool
 
 
@@ -103,6 +104,9 @@ class _Columns:
     active_since: FloatArray
     initialized: BoolArray
     proxy_since: FloatArray
+    # what the caller last wrote: replicas (-1 unknown) and the ready count in the last status
+    applied: IntArray
+    reported_ready: IntArray
 
     @classmethod
     def empty(cls, capacity: int) -> _Columns:
@@ -152,7 +156,10 @@ class TickResult:
     panic_rps: FloatArray
     active: IntArray
     reason: IntArray
+    active_since: FloatArray
     initialized: BoolArray
+    scale_changed: BoolArray  # apply, and `want` differs from the replicas last applied
+    status_changed: BoolArray  # the PodAutoscaler status differs from the last tick's
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -177,6 +184,7 @@ class TickResult:
             active_status=scaler.STATUS_NAMES[int(self.active[i])],
             active_reason=scaler.REASON_NAMES[reason],
             active_message=scaler.REASON_MESSAGES[reason],
+            active_since=float(self.active_since[i]),
             scale_target_initialized=bool(self.initialized[i]),
         )
 
@@ -248,6 +256,8 @@ class MultiScaler:
         c.stable_concurrency[slot] = c.panic_concurrency[slot] = 0.0
         c.stable_rps[slot] = c.panic_rps[slot] = 0.0
         c.proxy_since[slot] = np.nan
+        c.applied[slot] = -1
+        c.reported_ready[slot] = -1
         if seed is None:
             c.active[slot] = scaler.ACTIVATING
             c.reason[slot] = scaler.NO_REASON
@@ -314,6 +324,14 @@ class MultiScaler:
             self._cols.ready[slot] = ready
         if reachable is not None:
             self._cols.reachable[slot] = reachable
+
+    def set_applied(self, key: RevisionKey, replicas: int) -> None:
+        """The Deployment's replicas as last written or observed; equal wants are not re-applied."""
+        self._cols.applied[self._slots[key]] = replicas
+
+    def invalidate_status(self, key: RevisionKey) -> None:
+        """Report the status as changed on the next tick (a write failed)."""
+        self._cols.reported_ready[self._slots[key]] = -1
 
     def last_desired(self, key: RevisionKey) -> int:
         return int(self._cols.desired[self._slots[key]])
@@ -427,6 +445,15 @@ class MultiScaler:
                 proxy_since=c.proxy_since[idx],
             ),
         )
+        status_changed = (
+            (c.want[idx] != settled.want)
+            | (c.reported_ready[idx] != c.ready[idx])
+            | (c.active[idx] != settled.state.active)
+            | (c.reason[idx] != settled.state.reason)
+            | (c.initialized[idx] != settled.state.initialized)
+        )
+        scale_changed = settled.apply & (settled.want != c.applied[idx])
+        c.reported_ready[idx] = c.ready[idx]
         c.want[idx] = settled.want
         c.active[idx] = settled.state.active
         c.reason[idx] = settled.state.reason
@@ -456,7 +483,38 @@ class MultiScaler:
             panic_rps=c.panic_rps[idx],
             active=settled.state.active,
             reason=settled.state.reason,
+            active_since=settled.state.active_since,
             initialized=settled.state.initialized,
+            scale_changed=scale_changed,
+            status_changed=status_changed,
+        )
+
+    def snapshot(self) -> TickResult:
+        """Every revision's current state, without deciding anything (for metrics)."""
+        c = self._cols
+        idx = np.nonzero(c.in_use)[0]
+        keys_out = [key for key in (self._keys[slot] for slot in idx.tolist()) if key is not None]
+        return TickResult(
+            keys=keys_out,
+            desired=c.desired[idx],
+            want=c.want[idx],
+            apply=np.zeros(idx.shape[0], dtype=np.bool_),
+            ready=c.ready[idx],
+            had_data=c.desired[idx] >= 0,
+            excess_burst_capacity=c.ebc[idx],
+            panic=~np.isnan(c.panic_time[idx]),
+            is_rps=c.is_rps[idx],
+            target=c.target[idx],
+            stable_concurrency=c.stable_concurrency[idx],
+            panic_concurrency=c.panic_concurrency[idx],
+            stable_rps=c.stable_rps[idx],
+            panic_rps=c.panic_rps[idx],
+            active=c.active[idx],
+            reason=c.reason[idx],
+            active_since=c.active_since[idx],
+            initialized=c.initialized[idx],
+            scale_changed=np.zeros(idx.shape[0], dtype=np.bool_),
+            status_changed=np.zeros(idx.shape[0], dtype=np.bool_),
         )
 
     def tick_one(self, key: RevisionKey, now: float) -> Decision:

@@ -21,6 +21,7 @@ class Command(Protocol):
 
 # name -> (module, one-line help). Keep alphabetical within a group.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "autoscaler": ("autoscaler.cli", "run the KPA autoscaler"),
     "gateway": ("activator.cli", "run the gateway (ingress + activator)"),
     "kubelet": ("localkube.kubelet_cli", "run the process kubelet against any API server"),
     "localkube": ("localkube.cli", "run the embedded Kubernetes-compatible control plane"),

@@ -1,0 +1,263 @@
+"""The autoscaler service: what the cluster and the gateways say in, decisions out.
+
+Inputs come from two sides:
+
+* the cluster (a Kubernetes watcher, or a test): config-autoscaler's data, each revision's
+  annotations, containerConcurrency, Deployment name, reachability and ready pods;
+* the gateways: per-second stats and pokes (see `autoscaler.stats`).
+
+Every 2 s (and at once for a poke of a revision last scaled to zero) the MultiScaler decides for
+all revisions; changed scales and PodAutoscaler statuses go out through a `ScaleWriter`. The
+clock is injected so tests drive time themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from autoscaler.kpa import annotations as kpa_annotations
+from autoscaler.kpa import config as kpa_config
+from autoscaler.kpa.multiscaler import Decision, MultiScaler, PodAutoscalerSeed, RevisionKey, TickResult
+from autoscaler.metrics import AutoscalerMetrics
+from autoscaler.stats import StatsMessage
+from autoscaler.writer import Condition, PodAutoscalerStatus, ScaleWriter, TargetGone
+
+logger = logging.getLogger(__name__)
+
+TICK_INTERVAL_SECONDS = kpa_config.TICK_INTERVAL_SECONDS
+
+
+@dataclasses.dataclass
+class _Revision:
+    annotations: dict[str, str]
+    container_concurrency: int
+    deployment: str
+
+
+def status_from(decision: Decision) -> PodAutoscalerStatus:
+    return PodAutoscalerStatus(
+        desired_scale=decision.want,
+        actual_scale=decision.ready,
+        active=Condition(
+            "Active",
+            decision.active_status,
+            decision.active_reason,
+            decision.active_message,
+            decision.active_since,
+        ),
+        scale_target_initialized=Condition(
+            "ScaleTargetInitialized",
+            "True" if decision.scale_target_initialized else "Unknown",
+            last_transition_time=decision.active_since if decision.scale_target_initialized else 0.0,
+        ),
+    )
+
+
+class AutoscalerService:
+    def __init__(
+        self,
+        writer: ScaleWriter,
+        registry: CollectorRegistry,
+        *,
+        clock: Callable[[], float] = time.time,
+        config: kpa_config.AutoscalerConfig | None = None,
+        progress_deadline: float = kpa_config.DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    ) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._config = config or kpa_config.AutoscalerConfig()
+        self._scaler = MultiScaler(progress_deadline=progress_deadline)
+        self._revisions: dict[RevisionKey, _Revision] = {}
+        self._lock = asyncio.Lock()
+        self._last_idle_second: int | None = None
+        self.metrics = AutoscalerMetrics(registry, self._scaler.snapshot)
+
+    # ------------------------------------------------------------ the cluster's side
+
+    @property
+    def config(self) -> kpa_config.AutoscalerConfig:
+        return self._config
+
+    def set_config(self, data: Mapping[str, str]) -> list[str]:
+        """Apply new config-autoscaler data; on errors keep the previous config and return them."""
+        try:
+            new = kpa_config.from_configmap(data)
+        except kpa_config.ConfigError as err:
+            logger.error("config-autoscaler rejected, keeping the previous config: %s", err)
+            return err.problems
+        if new != self._config:
+            self._config = new
+            now = self._clock()
+            for key, rev in self._revisions.items():
+                spec = kpa_annotations.resolve_spec(rev.annotations, rev.container_concurrency, new)
+                self._scaler.update(key, spec, now)
+        return []
+
+    def upsert_revision(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        annotations: Mapping[str, str] | None = None,
+        container_concurrency: int = 0,
+        deployment: str | None = None,
+        reachable: bool = True,
+        ready: int = 0,
+        seed: PodAutoscalerSeed | None = None,
+    ) -> list[str]:
+        """Start or refresh scaling a revision. Returns annotation problems (logged; the admission
+        webhook should have refused them, so the config's values stand in for the bad ones)."""
+        key = RevisionKey(namespace, name)
+        anns = dict(annotations or {})
+        problems = kpa_annotations.validate_annotations(anns, self._config)
+        if problems:
+            logger.warning(
+                "revision %s/%s has invalid autoscaling annotations: %s", namespace, name, problems
+            )
+        spec = kpa_annotations.resolve_spec(anns, container_concurrency, self._config)
+        self._revisions[key] = _Revision(anns, container_concurrency, deployment or f"{name}-deployment")
+        now = self._clock()
+        if key in self._scaler:
+            self._scaler.update(key, spec, now)
+            self._scaler.observe(key, ready=ready, reachable=reachable)
+        else:
+            self._scaler.add(key, spec, now, ready=ready, reachable=reachable, seed=seed)
+        return problems
+
+    def remove_revision(self, namespace: str, name: str) -> None:
+        key = RevisionKey(namespace, name)
+        if self._revisions.pop(key, None) is not None:
+            self._scaler.remove(key)
+
+    def observe(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        ready: int | None = None,
+        reachable: bool | None = None,
+        replicas: int | None = None,
+    ) -> None:
+        """Ready pods, reachability and the Deployment's replicas as the cluster reports them."""
+        key = RevisionKey(namespace, name)
+        if key not in self._scaler:
+            return
+        self._scaler.observe(key, ready=ready, reachable=reachable)
+        if replicas is not None:
+            self._scaler.set_applied(key, replicas)
+
+    def revisions(self) -> list[RevisionKey]:
+        return self._scaler.keys()
+
+    def last_desired(self, namespace: str, name: str) -> int:
+        return self._scaler.last_desired(RevisionKey(namespace, name))
+
+    # ------------------------------------------------------------ the gateways' side
+
+    def record(self, message: StatsMessage) -> list[RevisionKey]:
+        """Record a gateway's report at the autoscaler's clock (gateway clocks may disagree).
+
+        Returns the revisions to decide for at once: traffic for a revision last scaled to 0.
+        """
+        if not message.stats:
+            return []
+        now = self._clock()
+        keys = [RevisionKey(s.namespace, s.revision) for s in message.stats]
+        concurrency = np.array([s.concurrency for s in message.stats])
+        requests = np.array([s.requests for s in message.stats])
+        known = self._scaler.record(now, keys, concurrency, requests)
+        accepted = sum(known)
+        self.metrics.stats_received.inc(accepted)
+        if accepted < len(keys):
+            self.metrics.stats_unknown.inc(len(keys) - accepted)
+        return [
+            key
+            for key, ok, conc in zip(keys, known, concurrency, strict=True)
+            if ok and conc > 0 and self._scaler.last_desired(key) == 0
+        ]
+
+    async def handle_stats(self, message: StatsMessage) -> None:
+        to_poke = self.record(message)
+        if to_poke:
+            await self._decide(sorted(set(to_poke)))
+
+    async def poke(self, namespace: str, name: str) -> bool:
+        """A request waits for this revision. Like Knative's activator on a first request, count
+        one request in flight now; decide at once if the last desired scale was 0."""
+        self.metrics.pokes.inc()
+        key = RevisionKey(namespace, name)
+        if key not in self._scaler:
+            self.metrics.stats_unknown.inc()
+            return False
+        self._scaler.record(self._clock(), [key], [1.0], [1.0])
+        if self._scaler.last_desired(key) != 0:
+            return False
+        await self._decide([key])
+        return True
+
+    # ------------------------------------------------------------ decisions
+
+    async def tick(self) -> TickResult:
+        """One decision over every revision (every 2 s)."""
+        async with self._lock:
+            now = self._clock()
+            self._record_idle(now)
+            result = self._scaler.tick(now)
+            self.metrics.ticks.inc()
+            await self._apply(result)
+            return result
+
+    def _record_idle(self, now: float) -> None:
+        second = math.floor(now)
+        if second != self._last_idle_second:
+            self._last_idle_second = second
+            self._scaler.record_idle(now)
+
+    async def _decide(self, keys: list[RevisionKey]) -> None:
+        async with self._lock:
+            present = [key for key in keys if key in self._scaler]
+            if present:
+                await self._apply(self._scaler.tick(self._clock(), present))
+
+    async def _apply(self, result: TickResult) -> None:
+        for i in np.nonzero(result.scale_changed | result.status_changed)[0].tolist():
+            decision = result.decision(i)
+            key = decision.key
+            rev = self._revisions.get(key)
+            if rev is None:
+                continue
+            try:
+                if result.scale_changed[i]:
+                    logger.info("scaling %s/%s to %d", key.namespace, rev.deployment, decision.want)
+                    await self._writer.set_scale(key.namespace, rev.deployment, decision.want)
+                    self._scaler.set_applied(key, decision.want)
+                    self.metrics.scale_writes.inc()
+                if result.status_changed[i]:
+                    await self._writer.write_status(key.namespace, key.name, status_from(decision))
+                    self.metrics.status_writes.inc()
+            except TargetGone as gone:
+                logger.info("forgetting %s/%s: %s", key.namespace, key.name, gone)
+                self.remove_revision(key.namespace, key.name)
+            except Exception:
+                logger.exception("writing the decision for %s/%s failed", key.namespace, key.name)
+                self.metrics.write_errors.inc()
+                self._scaler.invalidate_status(key)
+
+    async def run(self, stop: asyncio.Event, interval: float = TICK_INTERVAL_SECONDS) -> None:
+        """Tick every `interval` seconds until `stop` is set (one missed tick is not retried)."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("autoscaler tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
