@@ -252,12 +252,21 @@ class AutoscalerService:
                 self.metrics.write_errors.inc()
                 self._scaler.invalidate_status(key)
 
-    async def run(self, stop: asyncio.Event, interval: float = TICK_INTERVAL_SECONDS) -> None:
-        """Tick every `interval` seconds until `stop` is set (one missed tick is not retried)."""
+    async def run(
+        self, stop: asyncio.Event, interval: float = TICK_INTERVAL_SECONDS, idle_interval: float = 1.0
+    ) -> None:
+        """Until `stop` is set: every `idle_interval` record the idle zeros (Knative scrapes each
+        second), every `interval` tick. A tick that fails is logged and the loop goes on."""
+        last_tick: float | None = None
         while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception:
-                logger.exception("autoscaler tick failed")
+            now = self._clock()
+            if last_tick is None or now - last_tick >= interval:
+                last_tick = now
+                try:
+                    await self.tick()
+                except Exception:
+                    logger.exception("autoscaler tick failed")
+            else:
+                self._record_idle(now)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=min(interval, idle_interval))

@@ -296,23 +296,26 @@ async def test_status_conditions() -> None:
     assert status.to_body()["conditions"][0]["lastTransitionTime"] == "1970-01-01T00:00:00Z"
 
 
-async def test_run_loop_ticks_until_stopped(registry: CollectorRegistry) -> None:
+async def test_run_loop_records_idle_seconds_and_ticks_until_stopped(registry: CollectorRegistry) -> None:
     stop = asyncio.Event()
 
-    class StoppingClock:
-        """Asks the loop to stop on its third reading: no real time needs to pass."""
+    class SteppingClock:
+        """Half a second passes per reading; asks the loop to stop after ten seconds."""
 
-        calls = 0
+        now = 1000.0
 
         def __call__(self) -> float:
-            self.calls += 1
-            if self.calls >= 3:
+            self.now += 0.5
+            if self.now >= 1010.0:
                 stop.set()
-            return 1000.0 + self.calls
+            return self.now
 
-    svc = AutoscalerService(InMemoryScaleWriter(), registry, clock=StoppingClock())
-    await asyncio.wait_for(svc.run(stop, interval=0.0), timeout=5)
-    assert registry.get_sample_value("kwake_autoscaler_ticks_total") == 3.0
+    svc = AutoscalerService(InMemoryScaleWriter(), registry, clock=SteppingClock())
+    svc.upsert_revision(NS, REV, ready=1)
+    await asyncio.wait_for(svc.run(stop, interval=2.0, idle_interval=0.0), timeout=5)
+    ticks = registry.get_sample_value("kwake_autoscaler_ticks_total")
+    assert ticks is not None and 3 <= ticks <= 5
+    assert svc.last_desired(NS, REV) == 0  # the idle zeros gave the decider data
 
 
 def test_stats_parsing_is_strict() -> None:
