@@ -112,8 +112,8 @@ def plot(result: Result, path: Path) -> bool:
     pods_axis.step(result.seconds, result.replicas, where="post", color="tab:blue", label="replicas")
     pods_axis.step(result.seconds, result.ready, where="post", color="tab:green", label="ready")
     pods_axis.set_ylabel("pods")
-    figure.legend(loc="upper right")
-    figure.tight_layout()
+    figure.legend(loc="upper center", ncol=3, frameon=False)
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
     figure.savefig(path, dpi=110)
     pyplot.close(figure)
     return True
