@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -28,6 +29,7 @@ from autoscaler.kpa import annotations as kpa_annotations
 from autoscaler.kpa import config as kpa_config
 from autoscaler.kpa.multiscaler import Decision, MultiScaler, PodAutoscalerSeed, RevisionKey, TickResult
 from autoscaler.metrics import AutoscalerMetrics
+from autoscaler.podautoscaler import PodAutoscalerInfo, seed_from_body
 from autoscaler.stats import StatsMessage
 from autoscaler.writer import Condition, PodAutoscalerStatus, ScaleWriter, TargetGone
 
@@ -132,6 +134,21 @@ class AutoscalerService:
         else:
             self._scaler.add(key, spec, now, ready=ready, reachable=reachable, seed=seed)
         return problems
+
+    def upsert_podautoscaler(self, body: dict[str, Any], *, ready: int = 0) -> list[str]:
+        """`upsert_revision` from a PodAutoscaler body; its status seeds a revision new to us."""
+        info = PodAutoscalerInfo.from_body(body)
+        known = RevisionKey(info.namespace, info.name) in self._scaler
+        return self.upsert_revision(
+            info.namespace,
+            info.name,
+            annotations=info.annotations,
+            container_concurrency=info.container_concurrency,
+            deployment=info.deployment,
+            reachable=info.reachable,
+            ready=ready,
+            seed=None if known else seed_from_body(body),
+        )
 
     def remove_revision(self, namespace: str, name: str) -> None:
         key = RevisionKey(namespace, name)
