@@ -11,7 +11,7 @@ Per revision, level-based on every tick:
   within progress deadline + 30 s goes to 0 (TimedOut); an Active PA keeps 1 pod until it has been
   active a whole stable window, then is marked inactive without scaling; an Inactive PA scales to
   0 once inactive for max(grace, pod retention), or, with the pod retention met, once the gateway
-  has been proxying for the grace period;
+  has been proxying for the grace period (pod retention only holds reachable revisions);
 * the Active condition: NoTraffic when want = 0, Queued while fewer pods than needed are ready,
   Active once they are.
 
@@ -105,7 +105,8 @@ def _scale_to_zero(inputs: ScalerInputs, state: PodAutoscalerState) -> tuple[Int
     active_long_enough = in_status_for >= inputs.stable_window
 
     proxy_for = np.where(np.isnan(state.proxy_since), 0.0, now - state.proxy_since)
-    retention = inputs.pod_retention
+    # A revision no route reaches is not kept for its pod retention (knative #13812, PR #15161).
+    retention = np.where(inputs.reachable, inputs.pod_retention, 0.0)
     inactive_long_enough = in_status_for >= np.maximum(inputs.grace_period, retention)
     retention_pending = (retention > 0) & (in_status_for < retention)
     proxied_long_enough = proxy_for >= inputs.grace_period

@@ -126,6 +126,17 @@ def test_pod_retention_holds_the_last_pod() -> None:
     assert applied - inactive == 25  # max(grace 30 s, retention 50 s) = 25 ticks
 
 
+def test_pod_retention_does_not_hold_an_unreachable_revision() -> None:
+    rev = Clocked({f"{G}/scale-to-zero-pod-retention-period": "1h"})
+    rev.set_ready(1)
+    rev.run(20, concurrency=10.0)
+    rev.set_reachable(False)
+    decisions = rev.run(200, follow=True)
+    inactive = first(decisions, lambda d: d.active_status == "False")
+    applied = first(decisions, lambda d: d.apply and d.want == 0)
+    assert applied == inactive + 1  # default TBC: proxying long enough, no retention wait
+
+
 def test_active_pa_keeps_one_pod_for_a_stable_window() -> None:
     # A pod that just became ready (Active just now) is kept a whole stable window before
     # the PA may go inactive, even if the metric says zero.
