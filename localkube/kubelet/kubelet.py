@@ -94,6 +94,10 @@ class PodEntry:
         self.writer: asyncio.Task[None] | None = None
         self.terminator: asyncio.Task[None] | None = None
         self.last_written: dict[str, Any] | None = None
+        # While a deleted pod terminates its status is not written: a status update to a pod
+        # with a deletionTimestamp may complete its deletion on some servers before the
+        # processes are gone. Endpoints drop a pod once it has a deletionTimestamp anyway.
+        self.paused = False
 
 
 class Kubelet:
@@ -389,6 +393,8 @@ class Kubelet:
         while True:
             await entry.dirty.wait()
             entry.dirty.clear()
+            if entry.paused:
+                continue
             try:
                 await self._write_status(entry)
             except NotFound:
@@ -412,6 +418,7 @@ class Kubelet:
         """Deletion: stop the containers within the grace period, report, then remove the pod."""
         grace_value = _meta(pod).get("deletionGracePeriodSeconds")
         grace = entry.worker.pod.grace_seconds if grace_value is None else float(grace_value)
+        entry.paused = True
         await entry.worker.stop(grace)
         if entry.writer is not None:
             await cancel_and_wait([entry.writer])

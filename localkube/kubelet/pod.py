@@ -56,6 +56,7 @@ class PodWorker:
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self.terminating = False
+        self.stopping = False
         self.stopped = asyncio.Event()
 
     @property
@@ -75,7 +76,7 @@ class PodWorker:
 
     @property
     def ready(self) -> bool:
-        return all(runner.ready for runner in self.runners)
+        return not self.stopping and all(runner.ready for runner in self.runners)
 
     @property
     def finished(self) -> bool:
@@ -83,9 +84,12 @@ class PodWorker:
         return bool(self.runners) and all(runner.finished for runner in self.runners)
 
     def status(self) -> dict[str, Any]:
+        containers = [runner.status() for runner in self.runners]
+        if self.stopping:
+            containers = [container | {"ready": False} for container in containers]
         body = status.pod_status(
             self.pod.restart_policy,
-            [runner.status() for runner in self.runners],
+            containers,
             now=clocks.rfc3339(self._runtime.clock.wall()),
             start_time=self.start_time,
             previous=self._previous,
@@ -107,6 +111,9 @@ class PodWorker:
         leaves it to be restarted in place when the kubelet comes back.
         """
         self.terminating = terminal
+        self.stopping = True
+        # Not ready from the first moment of termination, so Endpoints drop the pod before SIGTERM.
+        self._changed()
         for runner in self.runners:
             runner.request_stop(grace)
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -15,7 +15,7 @@ from localkube.kubelet import process, spec
 log = logging.getLogger(__name__)
 
 USER_AGENT = "kube-probe/1.32"
-AGGRESSIVE_PERIOD = 0.025  # while not ready, as Knative's queue-proxy polls (every 50 ms there)
+AGGRESSIVE_PERIOD = 0.02  # while not ready, as Knative's queue-proxy polls (every 50 ms there)
 AGGRESSIVE_TIMEOUT = 0.1
 READY_RECHECK_PERIOD = 1.0  # once ready, an aggressive probe keeps checking at kube's minimum
 

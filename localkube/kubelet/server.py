@@ -83,15 +83,18 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
     follow = _flag(request, "follow") and not previous
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
     await response.prepare(request)
-    async for chunk in logs.read_log(
-        path,
-        tail_lines=_int(request, "tailLines"),
-        limit_bytes=_int(request, "limitBytes"),
-        follow=follow,
-        still_writing=lambda: index.is_writing(path),
-    ):
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        async for chunk in logs.read_log(
+            path,
+            tail_lines=_int(request, "tailLines"),
+            limit_bytes=_int(request, "limitBytes"),
+            follow=follow,
+            still_writing=lambda: index.is_writing(path),
+        ):
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the reader went away (kubectl logs -f interrupted): nothing left to do
     return response
 
 

@@ -223,7 +223,7 @@ async def test_deleting_runs_pre_stop_then_sigterm_and_finalizes(running: Runnin
         "name": "main",
         "image": "sh",
         "command": ["sh", "-c", script],
-        "lifecycle": {"preStop": {"exec": {"command": ["touch", str(hook)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", f"touch {hook}; sleep 0.5"]}}},
     }
     body = {
         "metadata": {"name": "graceful"},
@@ -233,6 +233,11 @@ async def test_deleting_runs_pre_stop_then_sigterm_and_finalizes(running: Runnin
     await running.until("graceful", ready)
     deleted = await running.client.delete(PODS, "graceful", "default")
     assert deleted["metadata"]["deletionTimestamp"]  # the server waits for the kubelet
+    # The pod stays, marked for deletion, while its preStop hook runs and its process lives.
+    pod = await running.until("graceful", lambda p: hook.exists())
+    assert pod["metadata"]["deletionTimestamp"]
+    assert not verdict.exists()
+    assert all(process.is_alive(pid) for pid in pids_of(pod))
     await running.gone("graceful")
     assert verdict.read_text() == "yes\n"
 
