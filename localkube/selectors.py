@@ -8,6 +8,7 @@ Label selectors follow k8s.io/apimachinery/pkg/labels (`a=b`, `a==b`, `a!=b`, `a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -387,6 +388,9 @@ def _unescape(value: str, selector: str) -> str:
     return "".join(out)
 
 
+_FIELD_PATH: Final = re.compile(r"[A-Za-z0-9_/-]+(\.[A-Za-z0-9_/-]+)*")
+
+
 def parse_field_selector(text: str) -> FieldSelector:
     """Parse a `fieldSelector` query parameter (terms joined by ',')."""
     requirements: list[tuple[str, FieldOperator, str]] = []
@@ -401,8 +405,13 @@ def parse_field_selector(text: str) -> FieldSelector:
             )
         path, operator, raw = split
         path = path.strip()
-        if not path or any(not step for step in path.split(".")):
+        if not path:
             raise SelectorError(f"invalid field selector {json.dumps(text)}: '{term}' has no field path")
+        if not _FIELD_PATH.fullmatch(path):
+            raise SelectorError(
+                f"invalid field selector {json.dumps(text)}: '{path}' is not a field path "
+                "(names of letters, digits, '-', '_' or '/', joined by '.', e.g. metadata.name)"
+            )
         requirements.append((path, operator, _unescape(raw, text)))
     return FieldSelector(tuple(requirements))
 

@@ -215,7 +215,9 @@ def test_field_selector_escapes_and_exact() -> None:
     [
         ("metadata.name", "can't understand 'metadata.name'"),
         ("=x", "'=x' has no field path"),
-        ("a..b=x", "has no field path"),
+        ("a..b=x", "'a..b' is not a field path"),
+        ("a b=x", "'a b' is not a field path"),
+        ("! =x", "'!' is not a field path"),
         (r"a=b\x", r"invalid escape sequence: \\x"),
         ("a=b=c", "unescaped character in value: ="),
         ("a=b\\", r"invalid escape sequence: \\$"),
