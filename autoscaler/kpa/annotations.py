@@ -66,6 +66,8 @@ METRIC_AGGREGATION_ALGORITHM = (
     f"{GROUP}/metric-aggregation-algorithm",
     f"{GROUP}/metricAggregationAlgorithm",
 )
+# Not an autoscaling annotation (the serving webhook validates it), but it bounds activation.
+PROGRESS_DEADLINE = ("serving.knative.dev/progress-deadline",)
 ALL_KEYS: tuple[tuple[str, ...], ...] = (
     CLASS,
     METRIC,
@@ -323,6 +325,8 @@ class RevisionScalingSpec:
     activator_capacity: float = 100.0
     enable_scale_to_zero: bool = True
     scale_to_zero_grace_period: float = 30.0
+    # serving.knative.dev/progress-deadline; None: config-deployment's progress-deadline applies
+    progress_deadline: float | None = None
 
 
 def _annotation_float(annotations: Mapping[str, str], keys: tuple[str, ...]) -> float | None:
@@ -434,4 +438,9 @@ def resolve_spec(
         activator_capacity=config.activator_capacity,
         enable_scale_to_zero=config.enable_scale_to_zero,
         scale_to_zero_grace_period=config.scale_to_zero_grace_period,
+        progress_deadline=_positive(_annotation_seconds(annotations, PROGRESS_DEADLINE)),
     )
+
+
+def _positive(seconds: float | None) -> float | None:
+    return seconds if seconds is not None and seconds > 0 else None

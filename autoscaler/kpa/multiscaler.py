@@ -85,6 +85,7 @@ class _Columns:
     retention: FloatArray
     is_rps: BoolArray
     has_delay: BoolArray
+    activation_timeout: FloatArray
     # inputs
     ready: IntArray
     reachable: BoolArray
@@ -199,7 +200,7 @@ class MultiScaler:
     def __init__(
         self, *, progress_deadline: float = DEFAULT_PROGRESS_DEADLINE_SECONDS, capacity: int = 64
     ) -> None:
-        self.activation_timeout = progress_deadline + ACTIVATION_TIMEOUT_BUFFER_SECONDS
+        self.progress_deadline = progress_deadline
         self._cols = _Columns.empty(capacity)
         self._collector = MetricCollector(capacity)
         self._slots: dict[RevisionKey, int] = {}
@@ -302,6 +303,9 @@ class MultiScaler:
         c.grace[slot] = spec.scale_to_zero_grace_period
         c.retention[slot] = spec.scale_to_zero_pod_retention
         c.is_rps[slot] = spec.metric == RPS
+        # Knative gives up an activation after the progress deadline plus a buffer.
+        deadline = self.progress_deadline if spec.progress_deadline is None else spec.progress_deadline
+        c.activation_timeout[slot] = deadline + ACTIVATION_TIMEOUT_BUFFER_SECONDS
         if previous is None or previous.scale_down_delay != spec.scale_down_delay:
             self._delay.pop(slot, None)
             if spec.scale_down_delay > 0:
@@ -435,7 +439,7 @@ class MultiScaler:
                 grace_period=c.grace[idx],
                 pod_retention=c.retention[idx],
                 stable_window=c.stable_window[idx],
-                activation_timeout=np.full(idx.shape[0], self.activation_timeout),
+                activation_timeout=c.activation_timeout[idx],
             ),
             scaler.PodAutoscalerState(
                 active=c.active[idx],

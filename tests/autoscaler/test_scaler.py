@@ -233,3 +233,14 @@ def test_tick_over_many_revisions_equals_ticking_each_alone() -> None:
                 together.observe(key, ready=max(0, single.want))
                 alone[i].observe(key, ready=max(0, single.want))
     assert KEY not in together
+
+
+def test_the_revision_progress_deadline_bounds_its_activation() -> None:
+    annotations = {f"{G}/window": "6s", "serving.knative.dev/progress-deadline": "10s"}
+    rev = Clocked(annotations, progress_deadline=600.0)  # the revision's 10 s wins: timeout 40 s
+    rev.run(4)
+    rev.report(1.0, 1.0)
+    rev.run(2, concurrency=1.0)
+    decisions = rev.run(60)
+    timed_out = first(decisions, lambda d: d.active_reason == "TimedOut")
+    assert 2 * (timed_out + 1) <= 46
