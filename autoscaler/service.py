@@ -36,6 +36,7 @@ from autoscaler.writer import Condition, PodAutoscalerStatus, ScaleWriter, Targe
 logger = logging.getLogger(__name__)
 
 TICK_INTERVAL_SECONDS = kpa_config.TICK_INTERVAL_SECONDS
+WRITE_CONCURRENCY = 16  # writes in flight at once, so a tick over many changes does not crawl
 
 
 @dataclasses.dataclass
@@ -246,27 +247,41 @@ class AutoscalerService:
                 await self._apply(self._scaler.tick(self._clock(), present))
 
     async def _apply(self, result: TickResult) -> None:
-        for i in np.nonzero(result.scale_changed | result.status_changed)[0].tolist():
-            decision = result.decision(i)
-            key = decision.key
-            rev = self._revisions.get(key)
-            if rev is None:
-                continue
-            try:
-                if result.scale_changed[i]:
-                    logger.info("scaling %s/%s to %d", key.namespace, rev.deployment, decision.want)
-                    await self._writer.set_scale(key.namespace, rev.deployment, decision.want)
+        """Write what changed, a bounded number of revisions at a time (each in order)."""
+        changed = np.nonzero(result.scale_changed | result.status_changed)[0].tolist()
+        if not changed:
+            return
+        limit = asyncio.Semaphore(WRITE_CONCURRENCY)
+
+        async def write(i: int) -> None:
+            async with limit:
+                await self._write(result, i)
+
+        await asyncio.gather(*(write(i) for i in changed))
+
+    async def _write(self, result: TickResult, i: int) -> None:
+        decision = result.decision(i)
+        key = decision.key
+        rev = self._revisions.get(key)
+        if rev is None:
+            return
+        try:
+            if result.scale_changed[i]:
+                logger.info("scaling %s/%s to %d", key.namespace, rev.deployment, decision.want)
+                await self._writer.set_scale(key.namespace, rev.deployment, decision.want)
+                self.metrics.scale_writes.inc()
+                if key in self._scaler:  # it may have been removed while we wrote
                     self._scaler.set_applied(key, decision.want)
-                    self.metrics.scale_writes.inc()
-                if result.status_changed[i]:
-                    await self._writer.write_status(key.namespace, key.name, status_from(decision))
-                    self.metrics.status_writes.inc()
-            except TargetGone as gone:
-                logger.info("forgetting %s/%s: %s", key.namespace, key.name, gone)
-                self.remove_revision(key.namespace, key.name)
-            except Exception:
-                logger.exception("writing the decision for %s/%s failed", key.namespace, key.name)
-                self.metrics.write_errors.inc()
+            if result.status_changed[i]:
+                await self._writer.write_status(key.namespace, key.name, status_from(decision))
+                self.metrics.status_writes.inc()
+        except TargetGone as gone:
+            logger.info("forgetting %s/%s: %s", key.namespace, key.name, gone)
+            self.remove_revision(key.namespace, key.name)
+        except Exception:
+            logger.exception("writing the decision for %s/%s failed", key.namespace, key.name)
+            self.metrics.write_errors.inc()
+            if key in self._scaler:
                 self._scaler.invalidate_status(key)
 
     async def run(

@@ -46,6 +46,23 @@ class FlakyWriter(InMemoryScaleWriter):
         await super().set_scale(namespace, deployment, replicas)
 
 
+class CountingWriter(InMemoryScaleWriter):
+    """Yields to the loop inside each write and remembers how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def set_scale(self, namespace: str, deployment: str, replicas: int) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.in_flight -= 1
+        await super().set_scale(namespace, deployment, replicas)
+
+
 def stats_body(concurrency: float, requests: int = 1, revision: str = REV) -> dict[str, object]:
     return {
         "gateway": "gw-1",
@@ -264,6 +281,45 @@ async def test_a_failed_write_is_retried_on_the_next_tick(registry: CollectorReg
     await advance(svc, clock, 6, concurrency=350.0)
     assert registry.get_sample_value("kwake_autoscaler_write_errors_total") == 1.0
     assert writer.scales[(NS, DEPLOY)] == 5
+
+
+async def test_many_changes_are_written_concurrently_but_bounded(
+    registry: CollectorRegistry, clock: Clock
+) -> None:
+    writer = CountingWriter()
+    svc = AutoscalerService(writer, registry, clock=clock)
+    names = [f"r{i:03d}-00001" for i in range(60)]
+    for name in names:
+        svc.upsert_revision(NS, name, ready=1, annotations={f"{G}/min-scale": "2"})
+    await svc.tick()
+    assert len(writer.scales) == 60
+    assert 1 < writer.most_in_flight <= 16
+    assert len(writer.statuses) == 60
+
+
+class RemovingWriter(InMemoryScaleWriter):
+    """The revision is deleted (by the cluster watcher) while its scale is being written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service: AutoscalerService | None = None
+
+    async def set_scale(self, namespace: str, deployment: str, replicas: int) -> None:
+        assert self.service is not None
+        self.service.remove_revision(NS, REV)
+        await super().set_scale(namespace, deployment, replicas)
+
+
+async def test_a_revision_removed_during_its_write_is_not_a_crash(
+    registry: CollectorRegistry, clock: Clock
+) -> None:
+    writer = RemovingWriter()
+    svc = AutoscalerService(writer, registry, clock=clock)
+    writer.service = svc
+    svc.upsert_revision(NS, REV, ready=1, annotations={f"{G}/min-scale": "2"})
+    await svc.tick()
+    assert svc.revisions() == []
+    assert writer.scales[(NS, DEPLOY)] == 2
 
 
 async def test_config_reload_keeps_the_previous_config_on_errors(
