@@ -97,13 +97,13 @@ def test_merge_patch_result_shares_nothing_with_inputs() -> None:
     assert merge == {"new": {"list": [{"x": 1}]}}
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(objects_without_nulls, objects_without_nulls)
 def test_merge_patch_of_the_diff_yields_the_second(source: Any, target: Any) -> None:
     assert patch.merge_patch(source, _merge_diff(source, target)) == target
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(json_values, json_values)
 def test_merge_patch_is_idempotent(target: Any, merge: Any) -> None:
     once = patch.merge_patch(target, merge)
@@ -281,7 +281,7 @@ def test_json_patch_test_distinguishes_bool_from_int_but_not_int_from_float() ->
         patch.json_patch({"n": 1}, [{"op": "test", "path": "/n", "value": True}])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.dictionaries(_keys, json_values, max_size=4), _keys, json_values)
 def test_json_patch_test_of_a_just_added_value_succeeds(target: Any, key: str, value: Any) -> None:
     pointer = "/" + key.replace("~", "~0").replace("/", "~1")
@@ -520,7 +520,7 @@ _directive_dicts = st.recursive(
 )
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(json_values, st.lists(_op_dicts, max_size=4) | json_values)
 def test_json_patch_raises_only_patch_errors(target: Any, ops: Any) -> None:
     before = copy.deepcopy((target, ops))
@@ -530,7 +530,7 @@ def test_json_patch_raises_only_patch_errors(target: Any, ops: Any) -> None:
     assert (target, ops) == before
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(json_values | _directive_dicts, _directive_dicts, st.sampled_from([None, "Pod", "Deployment"]))
 def test_strategic_and_merge_patch_raise_only_patch_errors(target: Any, smp: Any, kind: str | None) -> None:
     keys = None if kind is None else patch.merge_keys_for("apps/v1" if kind == "Deployment" else "v1", kind)

@@ -252,7 +252,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_selector_text)
 def test_label_selector_parsing_raises_only_selector_errors(text: str) -> None:
     try:
@@ -264,7 +264,7 @@ def test_label_selector_parsing_raises_only_selector_errors(text: str) -> None:
         selector.matches({"a": "b", "in": "1"})
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="ab=!,\\. x", max_size=16) | st.text(max_size=10))
 def test_field_selector_parsing_raises_only_selector_errors(text: str) -> None:
     try:

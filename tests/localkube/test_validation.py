@@ -154,7 +154,7 @@ def test_labels_and_annotations() -> None:
 _metadata_values = st.none() | st.integers() | st.text(max_size=4) | st.lists(st.text(max_size=2), max_size=2)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["name", "generateName", "namespace", "labels", "annotations", "x"]),
