@@ -144,9 +144,10 @@ class WindowBuckets:
 
     # ---------------------------------------------------------------- writes
 
-    def record(self, now: float, row: int, values: npt.ArrayLike) -> None:
-        """Add one value per channel to `row`'s bucket for the second of `now`."""
-        self.record_many(now, np.array([row], dtype=np.int64), np.asarray(values, dtype=np.float64)[:, None])
+    def record(self, now: float, row: int, value: npt.ArrayLike) -> None:
+        """Add `value` (a number, or one per channel) to `row`'s bucket for the second of `now`."""
+        values = np.asarray(value, dtype=np.float64).reshape(self.channels, 1)
+        self.record_many(now, np.array([row], dtype=np.int64), values)
 
     def record_many(self, now: float, rows: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Add `values` (channels, len(rows)) into each row's bucket for the second of `now`.

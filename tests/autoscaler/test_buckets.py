@@ -30,7 +30,7 @@ def test_partial_window_averages_over_seconds_since_first_write() -> None:
 def test_values_in_the_same_second_are_summed() -> None:
     b = linear(60)
     row = b.add_row()
-    b.record(5.1, row, [2.0])
+    b.record(5.1, row, 2.0)
     b.record(5.9, row, [3.0])
     b.record_many(5.5, [row, row], [[1.0, 4.0]])
     assert avg(b, 5.0) == 10.0
