@@ -269,6 +269,12 @@ def label_selector_from_spec(
         return NOTHING if nil_selects_nothing else EVERYTHING
     if not isinstance(spec, Mapping):
         raise SelectorError(f"a label selector must be an object, got {json.dumps(spec, default=str)}")
+    unknown = sorted(str(k) for k in spec if k not in ("matchLabels", "matchExpressions"))
+    if unknown:
+        raise SelectorError(
+            f"a label selector has only matchLabels and matchExpressions, not {', '.join(unknown)} "
+            "(a Service-style map of labels is label_selector_from_map's job)"
+        )
     match_labels = spec.get("matchLabels") or {}
     expressions = spec.get("matchExpressions") or []
     if not isinstance(match_labels, Mapping):
@@ -296,6 +302,21 @@ def label_selector_from_spec(
             raise SelectorError(f"{where}.key: must be a string")
         requirements.append(make_requirement(key, operator, tuple(values), where=where))
     return _selector(requirements)
+
+
+def label_selector_from_map(labels: Mapping[str, Any] | None) -> LabelSelector:
+    """A selector requiring each label to equal its value, as a Service's `spec.selector`.
+
+    An empty or missing map gives the empty selector (everything); kube's Service controllers
+    treat a Service without a selector as selecting no Pods, which is the caller's decision.
+    """
+    if labels is None:
+        return EVERYTHING
+    if not isinstance(labels, Mapping):
+        raise SelectorError(
+            f"a selector map must be an object of label keys to values, got {json.dumps(labels, default=str)}"
+        )
+    return _selector([make_requirement(str(k), "=", (v,), where=f"selector.{k}") for k, v in labels.items()])
 
 
 def _selector(requirements: list[Requirement]) -> LabelSelector:

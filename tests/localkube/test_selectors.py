@@ -128,11 +128,25 @@ def test_label_selector_from_spec_combines_labels_and_expressions() -> None:
         ({"matchLabels": {"a": "b c"}}, 'matchLabels.a.*Invalid value: "b c"'),
         ({"matchLabels": ["a"]}, "matchLabels: must be an object"),
         ({"matchExpressions": {"a": 1}}, "matchExpressions: must be a list"),
+        ({"app": "web"}, "only matchLabels and matchExpressions, not app"),
     ],
 )
 def test_label_selector_from_spec_errors(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(SelectorError, match=message):
         selectors.label_selector_from_spec(spec)
+
+
+def test_label_selector_from_a_service_style_map() -> None:
+    selector = selectors.label_selector_from_map({"app": "web", "tier": "frontend"})
+    assert str(selector) == "app=web,tier=frontend"
+    assert selector.matches(LABELS)
+    assert not selector.matches({"app": "web"})
+    assert selectors.label_selector_from_map(None).empty
+    assert selectors.label_selector_from_map({}).empty
+    with pytest.raises(SelectorError, match=r'selector.app.*Invalid value: "-x"'):
+        selectors.label_selector_from_map({"app": "-x"})
+    with pytest.raises(SelectorError, match="must be an object"):
+        selectors.label_selector_from_map(["app"])  # type: ignore[arg-type]
 
 
 _keys = st.sampled_from(["a", "b", "app", "example.com/c"])
