@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import kopf
 
@@ -20,6 +22,24 @@ from serving.operator.resources import CONFIGMAPS
 log = logging.getLogger("kwake.operator")
 
 
+class NormalizingWebhookServer(kopf.WebhookServer):
+    """kopf's server, made tolerant of API servers that send `subResource: ""`.
+
+    kube-apiserver omits an empty subResource; kopf then matches handlers registered for the
+    main resource only when the field is absent. Dropping the empty value first lets the
+    handlers match on any API server.
+    """
+
+    def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+        async def normalized(request: Any, **kwargs: Any) -> Any:
+            payload = dict(request.get("request") or {})
+            if payload.get("subResource") == "":
+                del payload["subResource"]
+            return await fn(cast(Any, {**request, "request": payload}), **kwargs)
+
+        return super().__call__(normalized)
+
+
 @dataclass(frozen=True)
 class WebhookOptions:
     """Where kopf serves admission: plain HTTP on loopback for localkube, TLS files on a cluster."""
@@ -30,9 +50,9 @@ class WebhookOptions:
     certfile: Path | None = None
     pkeyfile: Path | None = None
 
-    def server(self) -> kopf.WebhookServer:
+    def server(self) -> NormalizingWebhookServer:
         insecure = self.certfile is None
-        return kopf.WebhookServer(
+        return NormalizingWebhookServer(
             addr=self.addr,
             port=self.port,
             host=self.host or self.addr,

@@ -1,0 +1,196 @@
+"""The operator against a real localkube API server, with the real kopf.
+
+No Deployment controller or kubelet runs here: the test plays the parts of the other
+components (Deployment status, the autoscaler's PodAutoscaler status, the gateway's KIngress
+status) by writing those statuses through the API, and checks what the operator does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from localkube.client import DEPLOYMENTS, SERVICES, ApiClient, ApiError
+from localkube.server.runner import ThreadedApiServer
+from serving.api.meta import get_condition
+from serving.operator.resources import CONFIGURATIONS, INGRESSES, KSERVICES, PODAUTOSCALERS, REVISIONS, ROUTES
+
+from .operator_harness import eventually, running_operator
+
+pytestmark = pytest.mark.timeout(90)
+
+HELLO: dict[str, Any] = {
+    "apiVersion": "serving.knative.dev/v1",
+    "kind": "Service",
+    "metadata": {"name": "hello", "namespace": "default"},
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [{"image": "ghcr.io/kwake/kwake:0.1.0", "command": ["python3", "-m", "x"]}]
+            }
+        }
+    },
+}
+
+
+def _ready(obj: dict[str, Any] | None) -> str:
+    cond = get_condition((obj or {}).get("status"), "Ready")
+    return cond.status if cond else ""
+
+
+async def _get(client: ApiClient, resource: Any, name: str) -> dict[str, Any] | None:
+    return await client.get_or_none(resource, name, "default")
+
+
+async def _play_the_other_components(client: ApiClient, revision: str, route: str) -> None:
+    """Report the Deployment available, the PodAutoscaler active and the KIngress served."""
+    await client.patch(
+        DEPLOYMENTS,
+        f"{revision}-deployment",
+        {
+            "status": {
+                "replicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+                "conditions": [
+                    {"type": "Available", "status": "True"},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+                ],
+            }
+        },
+        "default",
+        subresource="status",
+    )
+    await client.patch(
+        PODAUTOSCALERS,
+        revision,
+        {
+            "status": {
+                "desiredScale": 1,
+                "actualScale": 1,
+                "conditions": [
+                    {"type": "Active", "status": "True"},
+                    {"type": "Ready", "status": "True"},
+                    {"type": "ScaleTargetInitialized", "status": "True"},
+                ],
+            }
+        },
+        "default",
+        subresource="status",
+    )
+    await _serve_ingress(client, route)
+
+
+async def _serve_ingress(client: ApiClient, route: str) -> None:
+    """What the gateway does once it routes the KIngress's current generation."""
+    ing = await eventually(lambda: _get(client, INGRESSES, route), what="the KIngress")
+    await client.patch(
+        INGRESSES,
+        route,
+        {
+            "status": {
+                "observedGeneration": ing["metadata"]["generation"],
+                "conditions": [
+                    {"type": "LoadBalancerReady", "status": "True"},
+                    {"type": "NetworkConfigured", "status": "True"},
+                    {"type": "Ready", "status": "True"},
+                ],
+            }
+        },
+        "default",
+        subresource="status",
+    )
+
+
+async def test_service_to_ready_and_a_second_revision(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        await client.create(KSERVICES, HELLO, "default")
+        await eventually(lambda: _get(client, DEPLOYMENTS, "hello-00001-deployment"), what="the Deployment")
+        cfg = await client.get(CONFIGURATIONS, "hello", "default")
+        assert cfg["metadata"]["ownerReferences"][0]["kind"] == "Service"
+        rev = await client.get(REVISIONS, "hello-00001", "default")
+        assert rev["metadata"]["labels"]["serving.knative.dev/configurationGeneration"] == "1"
+        # The webhook defaulted the template before anything was built from it.
+        assert rev["spec"]["timeoutSeconds"] == 300
+        assert (await client.get(SERVICES, "hello-00001", "default"))["spec"]["ports"][0]["port"] == 80
+        svc = await client.get(KSERVICES, "hello", "default")
+        assert _ready(svc) != "True"
+
+        await _play_the_other_components(client, "hello-00001", "hello")
+
+        async def ready_service() -> dict[str, Any] | None:
+            svc = await _get(client, KSERVICES, "hello")
+            return svc if _ready(svc) == "True" else None
+
+        svc = await eventually(ready_service, what="ksvc/hello Ready")
+        status = svc["status"]
+        assert status["latestReadyRevisionName"] == "hello-00001"
+        assert status["url"] == "http://hello.default.svc.cluster.local"
+        assert status["traffic"] == [{"revisionName": "hello-00001", "latestRevision": True, "percent": 100}]
+        assert status["observedGeneration"] == svc["metadata"]["generation"]
+        rev = await client.get(REVISIONS, "hello-00001", "default")
+        assert rev["metadata"]["labels"]["serving.knative.dev/routingState"] == "active"
+        assert rev["status"]["actualReplicas"] == 1
+
+        # A new template makes hello-00002; traffic moves once it is ready.
+        svc["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "V", "value": "2"}]
+        await client.replace(
+            KSERVICES, {k: svc[k] for k in ("apiVersion", "kind", "metadata", "spec")}, "default"
+        )
+        await eventually(
+            lambda: _get(client, DEPLOYMENTS, "hello-00002-deployment"), what="the second Deployment"
+        )
+        await _play_the_other_components(client, "hello-00002", "hello")
+
+        async def migrated() -> dict[str, Any] | None:
+            svc = await _get(client, KSERVICES, "hello")
+            traffic = (svc or {}).get("status", {}).get("traffic") or []
+            ok = traffic and traffic[0]["revisionName"] == "hello-00002"
+            return svc if ok else None
+
+        await eventually(migrated, what="traffic on hello-00002")
+        await _serve_ingress(client, "hello")  # the KIngress changed again
+        await eventually(ready_service, what="ksvc/hello Ready on hello-00002")
+
+        async def reserved() -> bool:
+            old = await _get(client, REVISIONS, "hello-00001")
+            return (
+                old is not None and old["metadata"]["labels"]["serving.knative.dev/routingState"] == "reserve"
+            )
+
+        await eventually(reserved, what="hello-00001 in reserve")
+
+
+async def test_bad_traffic_is_refused_with_knatives_message(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        bad = {**HELLO, "spec": {**HELLO["spec"], "traffic": [{"latestRevision": True, "percent": 90}]}}
+        with pytest.raises(ApiError) as info:
+            await client.create(KSERVICES, bad, "default")
+        assert info.value.status == 400
+        assert "Traffic targets sum to 90, want 100: spec.traffic" in str(info.value)
+        assert await client.get_or_none(KSERVICES, "hello", "default") is None
+
+
+async def test_objects_it_does_not_own_are_left_alone(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        squatter = {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Route",
+            "metadata": {"name": "hello", "namespace": "default"},
+            "spec": {"traffic": [{"revisionName": "elsewhere-00001", "percent": 100}]},
+        }
+        await client.create(ROUTES, squatter, "default")
+        await client.create(KSERVICES, HELLO, "default")
+
+        async def refused() -> dict[str, Any] | None:
+            svc = await _get(client, KSERVICES, "hello")
+            cond = get_condition((svc or {}).get("status"), "RoutesReady")
+            return svc if cond is not None and cond.reason == "NotOwned" else None
+
+        svc = await eventually(refused, what="RoutesReady NotOwned")
+        cond = get_condition(svc["status"], "Ready")
+        assert cond is not None and cond.status == "False"
+        assert cond.message == 'There is an existing Route "hello" that we do not own.'
+        route = await client.get(ROUTES, "hello", "default")
+        assert route["spec"]["traffic"][0]["revisionName"] == "elsewhere-00001"
