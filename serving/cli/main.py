@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("activator.cli", "run the gateway (ingress + activator)"),
     "kubelet": ("localkube.kubelet_cli", "run the process kubelet against any API server"),
     "localkube": ("localkube.cli", "run the embedded Kubernetes-compatible control plane"),
+    "operator": ("serving.operator.cli", "run the serving operator against a cluster"),
 }
 
 
