@@ -41,9 +41,14 @@ WRITE_CONCURRENCY = 16  # writes in flight at once, so a tick over many changes 
 
 @dataclasses.dataclass
 class _Revision:
+    """What the cluster told us of a revision, kept even when another class scales it, so a
+    config change can hand it back to the KPA."""
+
     annotations: dict[str, str]
     container_concurrency: int
     deployment: str
+    reachable: bool
+    ready: int
 
 
 def status_from(decision: Decision) -> PodAutoscalerStatus:
@@ -100,10 +105,22 @@ class AutoscalerService:
         if new != self._config:
             self._config = new
             now = self._clock()
-            for key, rev in self._revisions.items():
-                spec = kpa_annotations.resolve_spec(rev.annotations, rev.container_concurrency, new)
-                self._scaler.update(key, spec, now)
+            for key, rev in list(self._revisions.items()):
+                self._sync(key, rev, now, seed=None)
         return []
+
+    def _sync(self, key: RevisionKey, rev: _Revision, now: float, seed: PodAutoscalerSeed | None) -> None:
+        """Scale `rev` with the KPA if its class is KPA under the current config, else not."""
+        spec = kpa_annotations.resolve_spec(rev.annotations, rev.container_concurrency, self._config)
+        if spec.autoscaler_class != kpa_config.KPA_CLASS:
+            # Another autoscaler (HPA, or a custom class) owns this revision's scale.
+            if key in self._scaler:
+                self._scaler.remove(key)
+        elif key in self._scaler:
+            self._scaler.update(key, spec, now)
+            self._scaler.observe(key, ready=rev.ready, reachable=rev.reachable)
+        else:
+            self._scaler.add(key, spec, now, ready=rev.ready, reachable=rev.reachable, seed=seed)
 
     def upsert_revision(
         self,
@@ -126,14 +143,9 @@ class AutoscalerService:
             logger.warning(
                 "revision %s/%s has invalid autoscaling annotations: %s", namespace, name, problems
             )
-        spec = kpa_annotations.resolve_spec(anns, container_concurrency, self._config)
-        self._revisions[key] = _Revision(anns, container_concurrency, deployment or f"{name}-deployment")
-        now = self._clock()
-        if key in self._scaler:
-            self._scaler.update(key, spec, now)
-            self._scaler.observe(key, ready=ready, reachable=reachable)
-        else:
-            self._scaler.add(key, spec, now, ready=ready, reachable=reachable, seed=seed)
+        rev = _Revision(anns, container_concurrency, deployment or f"{name}-deployment", reachable, ready)
+        self._revisions[key] = rev
+        self._sync(key, rev, self._clock(), seed)
         return problems
 
     def upsert_podautoscaler(self, body: dict[str, Any], *, ready: int = 0) -> list[str]:
@@ -153,7 +165,8 @@ class AutoscalerService:
 
     def remove_revision(self, namespace: str, name: str) -> None:
         key = RevisionKey(namespace, name)
-        if self._revisions.pop(key, None) is not None:
+        self._revisions.pop(key, None)
+        if key in self._scaler:
             self._scaler.remove(key)
 
     def observe(
@@ -167,6 +180,10 @@ class AutoscalerService:
     ) -> None:
         """Ready pods, reachability and the Deployment's replicas as the cluster reports them."""
         key = RevisionKey(namespace, name)
+        rev = self._revisions.get(key)
+        if rev is not None:
+            rev.ready = rev.ready if ready is None else ready
+            rev.reachable = rev.reachable if reachable is None else reachable
         if key not in self._scaler:
             return
         self._scaler.observe(key, ready=ready, reachable=reachable)

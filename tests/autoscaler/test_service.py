@@ -334,6 +334,19 @@ async def test_config_reload_keeps_the_previous_config_on_errors(
     assert writer.scales[(NS, DEPLOY)] == 5  # target 7 now
 
 
+async def test_revisions_of_another_autoscaler_class_are_left_alone(service: AutoscalerService) -> None:
+    service.upsert_revision(NS, "hpa-00001", annotations={f"{G}/class": "hpa.autoscaling.knative.dev"})
+    assert [k.name for k in service.revisions()] == [REV]
+    # A KPA revision switched to HPA is forgotten; a config default of HPA drops unannotated ones.
+    service.upsert_revision(NS, REV, annotations={f"{G}/class": "hpa.autoscaling.knative.dev"})
+    assert service.revisions() == []
+    service.upsert_revision(NS, REV)
+    assert service.set_config({"pod-autoscaler-class": "hpa.autoscaling.knative.dev"}) == []
+    assert service.revisions() == []
+    assert service.set_config({}) == []  # back to KPA: the unannotated revision returns
+    assert [k.name for k in service.revisions()] == [REV]
+
+
 async def test_invalid_annotations_are_reported_and_defaults_stand_in(service: AutoscalerService) -> None:
     problems = service.upsert_revision(NS, "bad-00001", annotations={f"{G}/window": "2s"})
     assert problems and "window" in problems[0]
