@@ -15,7 +15,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 
-from autoscaler.kpa.multiscaler import TickResult
+from autoscaler.kpa.decisions import TickResult
 
 _LABELS = ["namespace_name", "revision_name"]
 

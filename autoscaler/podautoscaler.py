@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-from autoscaler.kpa.multiscaler import PodAutoscalerSeed
+from autoscaler.kpa.decisions import PodAutoscalerSeed
 
 API_VERSION = "autoscaling.internal.knative.dev/v1alpha1"
 KIND = "PodAutoscaler"

@@ -27,7 +27,8 @@ from prometheus_client import CollectorRegistry
 
 from autoscaler.kpa import annotations as kpa_annotations
 from autoscaler.kpa import config as kpa_config
-from autoscaler.kpa.multiscaler import Decision, MultiScaler, PodAutoscalerSeed, RevisionKey, TickResult
+from autoscaler.kpa.decisions import Decision, PodAutoscalerSeed, RevisionKey, TickResult
+from autoscaler.kpa.multiscaler import MultiScaler
 from autoscaler.metrics import AutoscalerMetrics
 from autoscaler.podautoscaler import PodAutoscalerInfo, seed_from_body
 from autoscaler.stats import StatsMessage

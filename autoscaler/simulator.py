@@ -19,7 +19,8 @@ import numpy as np
 from autoscaler.kpa.annotations import RPS, RevisionScalingSpec, resolve_spec
 from autoscaler.kpa.buckets import FloatArray
 from autoscaler.kpa.config import AutoscalerConfig
-from autoscaler.kpa.multiscaler import MultiScaler, RevisionKey
+from autoscaler.kpa.decisions import RevisionKey
+from autoscaler.kpa.multiscaler import MultiScaler
 
 KEY = RevisionKey("simulation", "revision")
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from autoscaler.kpa.annotations import resolve_spec
 from autoscaler.kpa.config import AutoscalerConfig
-from autoscaler.kpa.multiscaler import MultiScaler, RevisionKey
+from autoscaler.kpa.decisions import RevisionKey
+from autoscaler.kpa.multiscaler import MultiScaler
 
 SIZES = (100, 1_000, 10_000)
 TARGET_TICK_MS = 50.0

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from autoscaler.kpa.annotations import resolve_spec
 from autoscaler.kpa.config import AutoscalerConfig
-from autoscaler.kpa.multiscaler import Decision, MultiScaler, PodAutoscalerSeed, RevisionKey
+from autoscaler.kpa.decisions import Decision, PodAutoscalerSeed, RevisionKey
+from autoscaler.kpa.multiscaler import MultiScaler
 
 G = "autoscaling.knative.dev"
 KEY = RevisionKey("default", "hello-00001")

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from autoscaler.kpa.annotations import resolve_spec
 from autoscaler.kpa.config import AutoscalerConfig
-from autoscaler.kpa.multiscaler import MultiScaler, RevisionKey
+from autoscaler.kpa.decisions import RevisionKey
+from autoscaler.kpa.multiscaler import MultiScaler
 from tests.autoscaler.kpa_harness import G
 
 CFG = AutoscalerConfig()

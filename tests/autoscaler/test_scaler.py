@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from autoscaler.kpa.annotations import resolve_spec
 from autoscaler.kpa.config import AutoscalerConfig
-from autoscaler.kpa.multiscaler import Decision, MultiScaler, PodAutoscalerSeed, RevisionKey
+from autoscaler.kpa.decisions import Decision, PodAutoscalerSeed, RevisionKey
+from autoscaler.kpa.multiscaler import MultiScaler
 from tests.autoscaler.kpa_harness import KEY, Clocked, G
 
 
