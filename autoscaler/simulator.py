@@ -59,6 +59,7 @@ class Result:
     panic: list[bool]
     cold_starts: int
     seconds_over_capacity: int
+    excess_demand: float  # sum over seconds of demand above the ready pods' capacity
     pod_seconds: float
     ready_pod_seconds: float
 
@@ -80,6 +81,7 @@ class Result:
             "seconds": len(self.seconds),
             "cold_starts": self.cold_starts,
             "seconds_over_capacity": self.seconds_over_capacity,
+            "excess_demand": self.excess_demand,
             "pod_seconds": self.pod_seconds,
             "ready_pod_seconds": self.ready_pod_seconds,
             "max_replicas": max(self.replicas, default=0),
@@ -123,6 +125,7 @@ def simulate(
     panic_line: list[bool] = []
     cold_starts = 0
     over = 0
+    excess = 0.0
     pod_seconds = 0.0
     ready_pod_seconds = 0.0
     panic = False
@@ -161,6 +164,7 @@ def simulate(
         observed = reqs if spec.metric == RPS else conc
         if observed > ready * pod_capacity + 1e-9:
             over += 1
+            excess += observed - ready * pod_capacity
         seconds.append(second)
         demand.append(observed)
         replicas_line.append(len(ready_at))
@@ -179,6 +183,7 @@ def simulate(
         panic=panic_line,
         cold_starts=cold_starts,
         seconds_over_capacity=over,
+        excess_demand=excess,
         pod_seconds=pod_seconds,
         ready_pod_seconds=ready_pod_seconds,
     )

@@ -33,6 +33,7 @@ def test_cli_prints_a_summary_and_writes_the_json(tmp_path: Path, capsys: pytest
     assert printed["seconds"] == 230
     assert printed["max_replicas"] == 5  # ceil(300 / 70)
     assert printed["seconds_over_capacity"] > 0
+    assert printed["excess_demand"] > 0
     assert printed["pod_seconds"] >= printed["ready_pod_seconds"] > 0
     timeline = printed["timeline"]
     assert timeline["replicas"][-1] == 0  # idle long enough: scaled to zero
@@ -86,6 +87,7 @@ def test_slower_pods_spend_more_time_over_capacity() -> None:
     fast = simulate(trace, pod_start_seconds=1.0)
     slow = simulate(trace, pod_start_seconds=20.0)
     assert slow.seconds_over_capacity > fast.seconds_over_capacity
+    assert slow.excess_demand > fast.excess_demand
     assert fast.cold_starts == slow.cold_starts == 1
 
 
