@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+from localkube.client import ApiClient, load_connection
+from localkube.controllers import run_controllers
 from localkube.server.runner import ApiServer, StateDirBusy
 
 log = logging.getLogger("localkube")
@@ -56,9 +58,14 @@ async def serve(state_dir: Path, port: int, *, secure: bool = True) -> int:
     server = ApiServer(state_dir=state_dir, port=port, secure=secure)
     await server.start()
     print(f"localkube serving on {server.url}; kubeconfig: {server.kubeconfig}", flush=True)
+    client = ApiClient(load_connection(server.kubeconfig, environ={}), user_agent="localkube-controllers")
+    controllers = asyncio.create_task(run_controllers(client, stop), name="localkube-controllers")
     try:
         await stop.wait()
     finally:
         log.info("stopping")
+        stop.set()
+        await asyncio.gather(controllers, return_exceptions=True)
+        await client.close()
         await server.stop()
     return 0
