@@ -190,6 +190,7 @@ class ContainerRunner:
             return 128, started_at, self.clock.monotonic()
         self._runtime.groups.add(proc.pid, self._pod.identity.key + "/" + self.container.name)
         self.pid = proc.pid
+        log.debug("started %s/%s as pid %d", self._pod.identity.key, self.container.name, proc.pid)
         self.container_id = f"process://{proc.pid}"
         self.exit_code = None
         self._kill.clear()
@@ -208,6 +209,9 @@ class ContainerRunner:
             self.ready = False
             self.started = False
         code = process.exit_code(returncode)
+        log.debug(
+            "%s/%s (pid %d) exited with %d", self._pod.identity.key, self.container.name, proc.pid, code
+        )
         self.exit_code = code
         self.state = self._terminated(code, "Completed" if code == 0 else "Error", started_wall)
         self._changed()
@@ -235,6 +239,13 @@ class ContainerRunner:
 
     async def _shutdown(self, proc: asyncio.subprocess.Process, actions: probes.ActionRunner) -> int:
         """preStop (bounded by the grace period), then SIGTERM, the rest of the grace, SIGKILL."""
+        log.debug(
+            "stopping %s/%s (pid %d), grace %.1fs",
+            self._pod.identity.key,
+            self.container.name,
+            proc.pid,
+            self._grace,
+        )
         deadline = self.clock.monotonic() + self._grace
         if self.container.pre_stop is not None and self._grace > 0:
             await within(actions.check(self.container.pre_stop, self._grace), self._grace, self.clock)

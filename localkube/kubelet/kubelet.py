@@ -418,6 +418,7 @@ class Kubelet:
         """Deletion: stop the containers within the grace period, report, then remove the pod."""
         grace_value = _meta(pod).get("deletionGracePeriodSeconds")
         grace = entry.worker.pod.grace_seconds if grace_value is None else float(grace_value)
+        log.debug("terminating pod %s (grace %.1fs, gone=%s)", entry.worker.identity.key, grace, gone)
         entry.paused = True
         await entry.worker.stop(grace)
         if entry.writer is not None:

@@ -37,8 +37,11 @@ class ActionRunner:
 
     async def check(self, action: spec.Action, limit: float) -> bool:
         """True if the action succeeds within `limit` real seconds."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # races with the probe's completion, and the probe loop would then never stop.
         try:
-            return await asyncio.wait_for(self._run(action), limit)
+            async with asyncio.timeout(limit):
+                return await self._run(action)
         except (TimeoutError, OSError, aiohttp.ClientError):
             return False
 
