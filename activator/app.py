@@ -1,32 +1,37 @@
-"""Composes the gateway: the handler chain, the shared session, the routing source, the reporter.
+"""Composes the gateway: the handler chain, the shared session and pool, the routing source, the
+stats reporter. Everything with a lifetime is made in `start()` and closed in `close()`.
 
-Handler order, outermost first (as Knative's activator orders its chain):
+The chain, outermost first (as Knative's activator orders its handlers):
 probe -> access log -> metrics -> limits -> routing -> concurrency -> throttle -> proxy.
-The admin app (metrics, readiness) is separate so that it listens on its own port.
+Each link is a plain async function wrapping the next and served by aiohttp's low-level
+`web.Server`: the gateway has one route, and skipping the Application's router and middleware
+machinery saves about 20 us of CPU per request (measured). The admin app (metrics, readiness)
+is an ordinary aiohttp Application on its own port.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
+import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from activator.access_lines import LineSink
 from activator.config import GatewayConfig
-from activator.handlers.access_log import access_log_middleware
-from activator.handlers.concurrency import concurrency_middleware
-from activator.handlers.limits import limits_middleware
-from activator.handlers.metrics import metrics_middleware
-from activator.handlers.probe import probe_middleware
+from activator.handlers.access_log import access_log_handler
+from activator.handlers.concurrency import concurrency_handler
+from activator.handlers.context import Handler
+from activator.handlers.limits import limits_handler
+from activator.handlers.metrics import metrics_handler
+from activator.handlers.probe import probe_handler
 from activator.handlers.proxy import Proxy
-from activator.handlers.routing import routing_middleware
-from activator.handlers.throttle import throttle_middleware
+from activator.handlers.routing import routing_handler
+from activator.handlers.throttle import throttle_handler
 from activator.http_sink import HttpStatsSink
 from activator.metrics import GatewayMetrics
 from activator.poker import Poker
@@ -35,28 +40,82 @@ from activator.source import RoutingSource
 from activator.state import GatewayState
 from activator.stats import NullStatsSink, StatsSink
 from activator.tasks import TaskGroup
-
-ACCESS_LOGGER = "kwake.gateway.access"
+from activator.upstream import UpstreamPool
 
 SinkFactory = Callable[[aiohttp.ClientSession], StatsSink]
 
 
-@dataclasses.dataclass(frozen=True)
-class Gateway:
-    """What a running gateway app exposes to its server, its admin app and tests."""
-
-    config: GatewayConfig
-    state: GatewayState
-    metrics: GatewayMetrics
-    reporter: StatsReporter
-    poker: Poker
-
-
-GATEWAY = web.AppKey("kwake_gateway", Gateway)
-
-
 def http_sink_factory(base_url: str) -> SinkFactory:
     return lambda session: HttpStatsSink(session, base_url)
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        source: RoutingSource,
+        *,
+        sink_factory: SinkFactory | None = None,
+        registry: CollectorRegistry | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        access_log: LineSink | None = None,
+    ) -> None:
+        rng = rng or random.Random()
+        self.config = config
+        self.state = GatewayState(config, clock, rng)
+        self.metrics = GatewayMetrics(registry or CollectorRegistry())
+        self.reporter = StatsReporter(self.state, self.metrics, clock, time.time)
+        self._source = source
+        self._sink_factory = sink_factory
+        self._tasks = TaskGroup()
+        self.poker = Poker(NullStatsSink(), self._tasks, config.poke_interval_s, clock)
+        self._proxy = Proxy(config)
+        self._session: aiohttp.ClientSession | None = None
+        self._pool: UpstreamPool | None = None
+        self.handler: Handler = _compose(self, rng, clock, access_log)
+
+    async def start(self) -> None:
+        """The shared session and pool, the sink on top of them, the routing source, the reporter."""
+        config = self.config
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=config.upstream_idle_timeout_s),
+            # One session serves every client: cookies must never be remembered across them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout_s),
+        )
+        self._proxy.session = self._session
+        if config.upstream_client == "pool":
+            self._pool = UpstreamPool(config.connect_timeout_s, config.upstream_idle_timeout_s)
+            self._proxy.pool = self._pool
+            self._tasks.spawn(_sweep(self._pool, config.upstream_idle_timeout_s / 2), name="upstream sweeper")
+        sink = self._sink_factory(self._session) if self._sink_factory else NullStatsSink()
+        self.poker.sink = sink
+        self._tasks.spawn(self._source.run(self.state.apply), name="routing source")
+        self._tasks.spawn(self.reporter.run(sink, config.stats_period_s), name="stats reporter")
+
+    async def close(self) -> None:
+        await self._tasks.close()
+        if self._pool is not None:
+            self._pool.close()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _compose(
+    gateway: GatewayApp, rng: random.Random, clock: Callable[[], float], access_log: LineSink | None
+) -> Handler:
+    config, state, metrics = gateway.config, gateway.state, gateway.metrics
+    handler: Handler = gateway._proxy.handle
+    handler = throttle_handler(config, gateway.poker, metrics, clock, handler)
+    handler = concurrency_handler(clock, handler)
+    handler = routing_handler(state, rng, handler)
+    handler = limits_handler(config, handler)
+    handler = metrics_handler(metrics, clock, handler)
+    handler = access_log_handler(access_log, clock, handler)
+    return probe_handler(state, handler)
 
 
 def build_app(
@@ -67,57 +126,27 @@ def build_app(
     registry: CollectorRegistry | None = None,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
-    access_logger: logging.Logger | None = None,
-) -> web.Application:
-    rng = rng or random.Random()
-    state = GatewayState(config, clock, rng)
-    metrics = GatewayMetrics(registry or CollectorRegistry())
-    tasks = TaskGroup()
-    poker = Poker(NullStatsSink(), tasks, config.poke_interval_s, clock)
-    reporter = StatsReporter(state, metrics, clock, time.time)
-    proxy = Proxy(config)
-    app = web.Application(
-        middlewares=[
-            probe_middleware(state),
-            access_log_middleware(access_logger or logging.getLogger(ACCESS_LOGGER), clock),
-            metrics_middleware(metrics, clock),
-            limits_middleware(config),
-            routing_middleware(state, rng),
-            concurrency_middleware(clock),
-            throttle_middleware(config, poker, metrics, clock),
-        ],
-        # The gateway streams bodies itself and enforces its own limit while doing so.
-        client_max_size=config.max_body_bytes,
+    access_log: LineSink | None = None,
+) -> GatewayApp:
+    """The gateway with its handler chain composed, ready to `start()`."""
+    return GatewayApp(
+        config,
+        source,
+        sink_factory=sink_factory,
+        registry=registry,
+        rng=rng,
+        clock=clock,
+        access_log=access_log,
     )
-    app[GATEWAY] = Gateway(config, state, metrics, reporter, poker)
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
-
-    async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            # One session serves every client: cookies must never be remembered across them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout_s),
-        )
-        proxy.session = session
-        sink = sink_factory(session) if sink_factory else NullStatsSink()
-        poker.sink = sink
-        tasks.spawn(source.run(state.apply), name="routing source")
-        tasks.spawn(reporter.run(sink, config.stats_period_s), name="stats reporter")
-        try:
-            yield
-        finally:
-            await tasks.close()
-            await session.close()
-
-    app.cleanup_ctx.append(lifetime)
-    return app
 
 
-def build_admin_app(gateway: Gateway) -> web.Application:
+async def _sweep(pool: UpstreamPool, period_s: float) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+        pool.sweep()
+
+
+def build_admin_app(gateway: GatewayApp) -> web.Application:
     """`/metrics` (the gateway's own registry), `/ready` (503 until synced and once draining)."""
 
     async def metrics(request: web.Request) -> web.Response:

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import logging.handlers
 import os
-import queue
 import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from activator.app import ACCESS_LOGGER, build_app, http_sink_factory
+from activator.access_lines import ThreadedLineWriter
+from activator.app import build_app, http_sink_factory
 from activator.config import DEFAULT_QUEUE_DEPTH, GatewayConfig
 from activator.server import GatewayServer
 from activator.source import FileRoutingSource
@@ -50,6 +49,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop (default asyncio)"
     )
+    parser.add_argument(
+        "--upstream-client",
+        choices=("pool", "session"),
+        default="pool",
+        help="HTTP to pods: the keep-alive pool (default) or aiohttp's ClientSession",
+    )
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
 
 
@@ -69,25 +74,28 @@ def run(args: argparse.Namespace) -> int:
         queue_depth=args.queue_depth,
         drain_timeout_s=args.drain_timeout,
         drain_quiet_s=args.drain_quiet,
+        upstream_client=args.upstream_client,
     )
-    listener = _configure_access_log(args.access_log)
+    lines = _access_log(args.access_log)
     try:
         if args.loop == "uvloop":
             import uvloop  # noqa: PLC0415 - optional, and only this loop choice needs it
 
-            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers)))
+            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers), lines))
         else:
-            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers)))
+            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers), lines))
     finally:
-        if listener is not None:
-            listener.stop()
+        if lines is not None:
+            lines.close()
     return 0
 
 
-async def _serve(args: argparse.Namespace, config: GatewayConfig, slot: ReplicaSlot) -> None:
+async def _serve(
+    args: argparse.Namespace, config: GatewayConfig, slot: ReplicaSlot, lines: ThreadedLineWriter | None
+) -> None:
     source = FileRoutingSource(args.static_routes, slot)
     sink_factory = http_sink_factory(args.autoscaler_url) if args.autoscaler_url else None
-    app = build_app(config, source, sink_factory=sink_factory)
+    app = build_app(config, source, sink_factory=sink_factory, access_log=lines)
     admin_port = None if args.admin_port is None else args.admin_port + slot.index
     server = GatewayServer(
         app, host=args.host, port=args.port, admin_port=admin_port, reuse_port=args.workers > 1
@@ -103,23 +111,13 @@ async def _serve(args: argparse.Namespace, config: GatewayConfig, slot: ReplicaS
     await server.drain()
 
 
-def _configure_access_log(target: str) -> logging.handlers.QueueListener | None:
-    """Access lines go through a queue to a thread, so writing them never blocks the loop."""
-    logger = logging.getLogger(ACCESS_LOGGER)
-    logger.propagate = False
+def _access_log(target: str) -> ThreadedLineWriter | None:
+    """One JSON line per request to stdout or a file, written by a thread; None when off."""
     if target == "off":
-        logger.setLevel(logging.WARNING)
         return None
-    logger.setLevel(logging.INFO)
-    handler: logging.Handler = (
-        logging.StreamHandler(sys.stdout) if target == "-" else logging.FileHandler(target)
-    )
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    logger.addHandler(logging.handlers.QueueHandler(lines))
-    listener = logging.handlers.QueueListener(lines, handler)
-    listener.start()
-    return listener
+    if target == "-":
+        return ThreadedLineWriter(sys.stdout)
+    return ThreadedLineWriter(open(target, "a", encoding="utf-8"), close_stream=True)
 
 
 def _supervise(args: argparse.Namespace) -> int:
@@ -150,6 +148,7 @@ def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
         f"--workers={args.workers}",
         f"--access-log={args.access_log}",
         f"--loop={args.loop}",
+        f"--upstream-client={args.upstream_client}",
         f"--worker-index={index}",
     ]
     for flag, value in (

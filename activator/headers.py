@@ -28,7 +28,7 @@ _NOT_FORWARDED_UP = HOP_BY_HOP | {REVISION_HEADER.lower(), NAMESPACE_HEADER.lowe
 _NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length"}
 
 
-def _connection_tokens(headers: CIMultiDictProxy[str]) -> frozenset[str]:
+def _connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> frozenset[str]:
     values = headers.getall("Connection", ())
     if not values:
         return frozenset()
@@ -64,7 +64,7 @@ def upstream_headers(
     return out
 
 
-def downstream_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+def downstream_headers(upstream: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """What the client sees of the pod's response headers."""
     drop = _NOT_FORWARDED_DOWN | _connection_tokens(upstream)
     out: CIMultiDict[str] = CIMultiDict()

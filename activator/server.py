@@ -1,8 +1,9 @@
-"""Runs a gateway app on its ports and drains it.
+"""Runs a gateway on its ports and drains it.
 
 Drain order on SIGTERM: report not ready (admin `/ready` and probes answer 503), wait the quiet
 period so load balancers notice, stop accepting and close idle keep-alive connections, then let
-in-flight requests (queued ones included) finish, up to the drain bound.
+in-flight requests (queued ones included) finish, up to the drain bound; requests still queued
+near the bound are answered 503 rather than cut.
 """
 
 from __future__ import annotations
@@ -12,27 +13,25 @@ import asyncio
 from aiohttp import web
 
 from activator import admission
-from activator.app import GATEWAY, build_admin_app
+from activator.app import GatewayApp, build_admin_app
 
 
 class GatewayServer:
     def __init__(
         self,
-        app: web.Application,
+        gateway: GatewayApp,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         admin_port: int | None = None,
         reuse_port: bool = False,
     ) -> None:
-        self._gateway = app[GATEWAY]
-        config = self._gateway.config
+        self.gateway = gateway
+        config = gateway.config
         self._host, self._port, self._admin_port = host, port, admin_port
         self._reuse_port = reuse_port
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            shutdown_timeout=config.drain_timeout_s,
+        server = web.Server(
+            gateway.handler,
             # A client that goes away cancels its handler, which cancels the upstream request.
             handler_cancellation=True,
             # aiohttp closes a connection that has not sent a whole request in this time,
@@ -43,6 +42,7 @@ class GatewayServer:
             max_line_size=max(8190, config.max_header_bytes),
             max_field_size=max(8190, config.max_header_bytes),
         )
+        self._runner = web.ServerRunner(server, access_log=None, shutdown_timeout=config.drain_timeout_s)
         self._admin_runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._admin_site: web.TCPSite | None = None
@@ -58,6 +58,7 @@ class GatewayServer:
         return self._admin_site.port if self._admin_site is not None else None
 
     async def start(self) -> None:
+        await self.gateway.start()
         await self._runner.setup()
         # A burst of new connections (200 clients at once) must not overflow the accept queue:
         # a dropped SYN costs the client a one-second retransmit.
@@ -66,7 +67,7 @@ class GatewayServer:
         )
         await self._site.start()
         if self._admin_port is not None:
-            self._admin_runner = web.AppRunner(build_admin_app(self._gateway), access_log=None)
+            self._admin_runner = web.AppRunner(build_admin_app(self.gateway), access_log=None)
             await self._admin_runner.setup()
             self._admin_site = web.TCPSite(
                 self._admin_runner, self._host, self._admin_port, reuse_port=self._reuse_port
@@ -74,7 +75,7 @@ class GatewayServer:
             await self._admin_site.start()
 
     def _shed_queued(self) -> None:
-        for revision in self._gateway.state.revisions.values():
+        for revision in self.gateway.state.revisions.values():
             admission.shed(revision.throttler)
 
     async def drain(self) -> None:
@@ -82,16 +83,16 @@ class GatewayServer:
         if self._drained:
             return
         self._drained = True
-        self._gateway.state.draining = True
-        config = self._gateway.config
+        self.gateway.state.draining = True
+        config = self.gateway.config
         if config.drain_quiet_s > 0:
             await asyncio.sleep(config.drain_quiet_s)
-        # Requests still queued near the bound get a 503 rather than a cut connection.
         shed_at = max(0.0, config.drain_timeout_s - min(1.0, config.drain_timeout_s / 4))
         shedder = asyncio.get_running_loop().call_later(shed_at, self._shed_queued)
         try:
             await self._runner.cleanup()
         finally:
             shedder.cancel()
-        if self._admin_runner is not None:
-            await self._admin_runner.cleanup()
+            await self.gateway.close()
+            if self._admin_runner is not None:
+                await self._admin_runner.cleanup()

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import time
 from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
-from activator.handlers.context import CONTEXT, RequestContext
+from activator.access_lines import LineSink
+from activator.handlers.context import CONTEXT, Handler, RequestContext
 
 CLIENT_CLOSED = 499
 
@@ -25,16 +24,15 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
-def access_log_middleware(logger: logging.Logger, clock: Callable[[], float]) -> Middleware:
-    @web.middleware
-    async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+def access_log_handler(lines: LineSink | None, clock: Callable[[], float], next_handler: Handler) -> Handler:
+    async def access_log(request: web.BaseRequest) -> web.StreamResponse:
         ctx = RequestContext(
             request_id=request.headers.get("X-Request-Id") or new_request_id(), started=clock()
         )
         request[CONTEXT] = ctx
         status, size = 500, 0
         try:
-            response = await handler(request)
+            response = await next_handler(request)
             # A buffered response is written after this returns: its declared length is its size.
             status = response.status
             size = response.body_length or response.content_length or 0
@@ -46,13 +44,13 @@ def access_log_middleware(logger: logging.Logger, clock: Callable[[], float]) ->
             status = CLIENT_CLOSED
             raise
         finally:
-            if logger.isEnabledFor(logging.INFO):
-                logger.info(_line(request, ctx, status, size, clock() - ctx.started))
+            if lines is not None:
+                lines.write(_line(request, ctx, status, size, clock() - ctx.started))
 
     return access_log
 
 
-def _line(request: web.Request, ctx: RequestContext, status: int, size: int, duration: float) -> str:
+def _line(request: web.BaseRequest, ctx: RequestContext, status: int, size: int, duration: float) -> str:
     revision = ctx.revision.key if ctx.revision is not None else None
     return json.dumps(
         {

@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
-from activator.handlers.context import CONTEXT
+from activator.handlers.context import CONTEXT, Handler
 
 
-def concurrency_middleware(clock: Callable[[], float]) -> Middleware:
-    @web.middleware
-    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+def concurrency_handler(clock: Callable[[], float], next_handler: Handler) -> Handler:
+    async def count(request: web.BaseRequest) -> web.StreamResponse:
         revision = request[CONTEXT].revision
         assert revision is not None, "the routing handler runs first"
         recorder = revision.recorder
         recorder.start(clock())
         try:
-            return await handler(request)
+            return await next_handler(request)
         finally:
             recorder.end(clock())
 

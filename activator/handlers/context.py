@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -27,6 +28,9 @@ class RequestContext:
 
 
 CONTEXT = web.RequestKey("kwake_request_context", RequestContext)
+
+# One link of the chain: Knative's activator composes http.Handlers the same way.
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 
 class PodRefusedError(Exception):

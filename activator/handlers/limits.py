@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import StreamReader, web
-from aiohttp.typedefs import Handler, Middleware
 
 from activator.config import GatewayConfig
+from activator.handlers.context import Handler
 from activator.headers import header_bytes
 
 
@@ -19,15 +19,14 @@ class BodyTooLargeError(Exception):
     """A streamed request body passed the limit."""
 
 
-def limits_middleware(config: GatewayConfig) -> Middleware:
-    @web.middleware
-    async def limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+def limits_handler(config: GatewayConfig, next_handler: Handler) -> Handler:
+    async def limits(request: web.BaseRequest) -> web.StreamResponse:
         if header_bytes(request.headers) > config.max_header_bytes:
             return web.Response(status=431, text="request header fields too large")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
             return web.Response(status=413, text=f"request body over {config.max_body_bytes} bytes")
-        return await handler(request)
+        return await next_handler(request)
 
     return limits
 

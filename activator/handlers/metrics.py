@@ -6,19 +6,17 @@ import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from activator.handlers.access_log import CLIENT_CLOSED
-from activator.handlers.context import CONTEXT
+from activator.handlers.context import CONTEXT, Handler
 from activator.metrics import GatewayMetrics
 
 
-def metrics_middleware(metrics: GatewayMetrics, clock: Callable[[], float]) -> Middleware:
-    @web.middleware
-    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+def metrics_handler(metrics: GatewayMetrics, clock: Callable[[], float], next_handler: Handler) -> Handler:
+    async def record(request: web.BaseRequest) -> web.StreamResponse:
         status = 500
         try:
-            response = await handler(request)
+            response = await next_handler(request)
             status = response.status
             return response
         except web.HTTPException as exc:

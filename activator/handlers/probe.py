@@ -8,20 +8,19 @@ other value is a 400. While draining, probes get 503 so probers take this gatewa
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
+from activator.handlers.context import Handler
 from activator.state import GatewayState
 
 PROBE_HEADER = "K-Network-Probe"
 HASH_HEADER = "K-Network-Hash"
 
 
-def probe_middleware(state: GatewayState) -> Middleware:
-    @web.middleware
-    async def probe(request: web.Request, handler: Handler) -> web.StreamResponse:
+def probe_handler(state: GatewayState, next_handler: Handler) -> Handler:
+    async def probe(request: web.BaseRequest) -> web.StreamResponse:
         value = request.headers.get(PROBE_HEADER)
         if value is None:
-            return await handler(request)
+            return await next_handler(request)
         if state.draining:
             return web.Response(status=503, text="shutting down")
         if value in ("activator", "queue"):

@@ -8,15 +8,13 @@ from __future__ import annotations
 import random
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
-from activator.handlers.context import CONTEXT
+from activator.handlers.context import CONTEXT, Handler
 from activator.state import GatewayState
 
 
-def routing_middleware(state: GatewayState, rng: random.Random) -> Middleware:
-    @web.middleware
-    async def route(request: web.Request, handler: Handler) -> web.StreamResponse:
+def routing_handler(state: GatewayState, rng: random.Random, next_handler: Handler) -> Handler:
+    async def route(request: web.BaseRequest) -> web.StreamResponse:
         host = request.headers.get("Host", "")
         path = state.table.lookup(host, request.path, request.headers)
         if path is None:
@@ -27,6 +25,6 @@ def routing_middleware(state: GatewayState, rng: random.Random) -> Middleware:
             return web.Response(status=503, text=f"kwake gateway: host {host!r} has no revision to serve\n")
         ctx = request[CONTEXT]
         ctx.path, ctx.split, ctx.revision = path, split, revision
-        return await handler(request)
+        return await next_handler(request)
 
     return route

@@ -11,21 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from activator import admission
 from activator.config import GatewayConfig
-from activator.handlers.context import CONTEXT, PodRefusedError
+from activator.handlers.context import CONTEXT, Handler, PodRefusedError
 from activator.metrics import GatewayMetrics
 from activator.poker import Poker
 from activator.throttler import QueueFullError
 
 
-def throttle_middleware(
-    config: GatewayConfig, poker: Poker, metrics: GatewayMetrics, clock: Callable[[], float]
-) -> Middleware:
-    @web.middleware
-    async def throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+def throttle_handler(
+    config: GatewayConfig,
+    poker: Poker,
+    metrics: GatewayMetrics,
+    clock: Callable[[], float],
+    next_handler: Handler,
+) -> Handler:
+    async def throttle(request: web.BaseRequest) -> web.StreamResponse:
         ctx = request[CONTEXT]
         revision = ctx.revision
         assert revision is not None, "the routing handler runs first"
@@ -47,7 +49,7 @@ def throttle_middleware(
             while True:
                 ctx.pod = tracker.pod
                 try:
-                    return await handler(request)
+                    return await next_handler(request)
                 except PodRefusedError:
                     failed, tracker = tracker, None
                     admission.refused(throttler, failed, config.refused_backoff_s)

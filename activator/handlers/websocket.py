@@ -22,12 +22,12 @@ _HANDSHAKE_HEADERS = frozenset(
 )
 
 
-def is_upgrade(request: web.Request) -> bool:
+def is_upgrade(request: web.BaseRequest) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 async def proxy_websocket(
-    request: web.Request,
+    request: web.BaseRequest,
     session: aiohttp.ClientSession,
     url: URL,
     headers: CIMultiDict[str],

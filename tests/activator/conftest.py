@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from activator.app import GATEWAY, Gateway, SinkFactory, build_app
+from activator.access_lines import LineSink
+from activator.app import GatewayApp, SinkFactory, build_app
 from activator.config import GatewayConfig
 from activator.server import GatewayServer
 from activator.source import ClusterSnapshot, StaticRoutingSource
@@ -48,7 +49,7 @@ async def start_backend() -> AsyncIterator[StartBackend]:
 @dataclasses.dataclass
 class RunningGateway:
     server: GatewayServer
-    app: web.Application
+    gateway: GatewayApp
     source: StaticRoutingSource
 
     @property
@@ -58,10 +59,6 @@ class RunningGateway:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.server.admin_port}"
-
-    @property
-    def gateway(self) -> Gateway:
-        return self.app[GATEWAY]
 
     def set_objects(self, *objects: Mapping[str, Any]) -> None:
         self.source.replace(ClusterSnapshot.from_objects(objects))
@@ -81,9 +78,10 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
         config: GatewayConfig = TEST_CONFIG,
         sink_factory: SinkFactory | None = None,
         admin: bool = False,
+        access_log: LineSink | None = None,
     ) -> RunningGateway:
         source = StaticRoutingSource(ClusterSnapshot.from_objects(objects))
-        app = build_app(config, source, sink_factory=sink_factory)
+        app = build_app(config, source, sink_factory=sink_factory, access_log=access_log)
         server = GatewayServer(app, port=0, admin_port=0 if admin else None)
         await server.start()
         gateway = RunningGateway(server, app, source)
@@ -93,6 +91,16 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
     yield start
     for gateway in reversed(running):
         await gateway.server.drain()
+
+
+class ListLines:
+    """An access-log sink that keeps the lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
 
 
 @pytest.fixture

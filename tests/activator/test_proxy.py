@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -11,7 +12,7 @@ from multidict import CIMultiDict
 
 from activator.config import GatewayConfig
 from tests.activator import objects as o
-from tests.activator.conftest import StartBackend, StartGateway, hello_app
+from tests.activator.conftest import ListLines, StartBackend, StartGateway, hello_app
 
 HOST = "hello.default.example.com"
 
@@ -261,3 +262,22 @@ async def test_upstream_failures_are_502_and_do_not_hurt_others(
         assert len(body) < 1_000_000
     async with client.get(gw.url, headers={"Host": HOST}) as resp:
         assert (resp.status, await resp.text()) == (200, "fine")
+
+
+async def test_one_json_access_log_line_per_request(
+    start_backend: StartBackend, start_gateway: StartGateway, client: aiohttp.ClientSession
+) -> None:
+    lines = ListLines()
+    backend = await start_backend(hello_app())
+    gw = await start_gateway(*_routes(backend.port), access_log=lines)
+    async with client.get(gw.url + "/x?y=1", headers={"Host": HOST, "X-Request-Id": "abc"}) as resp:
+        assert resp.status == 200
+    async with client.get(gw.url, headers={"Host": "nope"}) as resp:
+        assert resp.status == 404
+    first, second = (json.loads(line) for line in lines.lines)
+    assert first["status"] == 200 and first["bytes"] == 5 and first["method"] == "GET"
+    assert first["host"] == HOST and first["path"] == "/x?y=1" and first["request_id"] == "abc"
+    assert first["namespace"] == "default" and first["revision"] == "hello-00001"
+    assert first["pod"] == f"127.0.0.1:{backend.port}" and first["queue_wait"] >= 0
+    assert first["duration"] > 0 and first["time"] > 1.7e9
+    assert second["status"] == 404 and second["revision"] is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from typing import Any
 
@@ -11,11 +10,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from activator.app import ACCESS_LOGGER
 from activator.config import GatewayConfig
 from activator.routing import RevisionKey
 from tests.activator import objects as o
-from tests.activator.conftest import RunningGateway, StartBackend, StartGateway, hello_app
+from tests.activator.conftest import ListLines, RunningGateway, StartBackend, StartGateway, hello_app
 from tests.activator.polling import eventually
 
 HOST = "svc.default.example.com"
@@ -207,9 +205,8 @@ async def test_client_going_away_cancels_upstream_and_logs_499(
     start_backend: StartBackend,
     start_gateway: StartGateway,
     client: aiohttp.ClientSession,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    access_log = ListLines()
     started, upstream_gone = asyncio.Event(), asyncio.Event()
 
     async def trickle(request: web.Request) -> web.StreamResponse:
@@ -227,7 +224,7 @@ async def test_client_going_away_cancels_upstream_and_logs_499(
     app = web.Application()
     app.router.add_get("/", trickle)
     pod = await start_backend(app)
-    gw = await start_gateway(_ingress(), o.endpoints(REV, [pod.port]))
+    gw = await start_gateway(_ingress(), o.endpoints(REV, [pod.port]), access_log=access_log)
     with pytest.raises(TimeoutError):
         async with client.get(
             gw.url, headers={"Host": HOST}, timeout=aiohttp.ClientTimeout(total=0.3)
@@ -235,5 +232,5 @@ async def test_client_going_away_cancels_upstream_and_logs_499(
             await resp.read()
     await asyncio.wait_for(upstream_gone.wait(), 3.0)
     await eventually(lambda: gw.gateway.state.revisions[KEY].recorder.in_flight == 0)
-    await eventually(lambda: any('"status":499' in r.getMessage() for r in caplog.records))
+    await eventually(lambda: any('"status":499' in line for line in access_log.lines))
     assert gw.gateway.state.revisions[KEY].throttler.in_flight == 0

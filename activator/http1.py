@@ -1,0 +1,160 @@
+"""Just enough HTTP/1.1 for the upstream hop: request heads out, response heads and bodies in.
+
+Pure functions and small state machines over bytes, so they are tested without sockets. The
+gateway speaks to pods it knows, over loopback or the cluster network; what it cannot parse it
+treats as an upstream error (502), never guesses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from multidict import CIMultiDict
+
+MAX_HEAD_BYTES = 64 * 1024
+
+
+class ProtocolError(Exception):
+    """The pod's response is not HTTP/1.x this gateway understands."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResponseHead:
+    status: int
+    reason: str
+    headers: CIMultiDict[str]
+    # Body framing: a length, chunked, or until the connection closes (length None, not chunked).
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool
+
+
+def encode_request_head(
+    method: str, target: str, headers: Iterable[tuple[str, str]], framing: str | None
+) -> bytearray:
+    """`framing` is a `Content-Length: n` or `Transfer-Encoding: chunked` line, or None."""
+    out = bytearray(f"{method} {target} HTTP/1.1\r\n".encode("latin-1"))
+    for name, value in headers:
+        out += f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
+    if framing is not None:
+        out += framing.encode("latin-1") + b"\r\n"
+    out += b"\r\n"
+    return out
+
+
+def encode_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def parse_response_head(buffer: bytes | bytearray, request_method: str) -> tuple[ResponseHead, int] | None:
+    """The head at the start of `buffer` and its length in bytes, or None if not all there yet."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise ProtocolError("response head too large")
+        return None
+    lines = bytes(buffer[:end]).split(b"\r\n")
+    status_line = lines[0]
+    if not status_line.startswith(b"HTTP/1.") or len(status_line) < 12:
+        raise ProtocolError(f"bad status line {status_line[:40]!r}")
+    version_minor = status_line[7:8]
+    try:
+        status = int(status_line[9:12])
+    except ValueError:
+        raise ProtocolError(f"bad status line {status_line[:40]!r}") from None
+    reason = status_line[13:].decode("latin-1")
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
+            raise ProtocolError(f"bad header line {line[:40]!r}")
+        headers.add(name.decode("latin-1"), value.strip().decode("utf-8", "surrogateescape"))
+    connection = headers.get("Connection", "").lower()
+    keep_alive = "close" not in connection if version_minor == b"1" else "keep-alive" in connection
+    chunked = False
+    content_length: int | None = None
+    if request_method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        content_length = 0
+    elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+        chunked = True
+    elif "Content-Length" in headers:
+        try:
+            content_length = int(headers["Content-Length"])
+        except ValueError:
+            raise ProtocolError("bad Content-Length") from None
+        if content_length < 0:
+            raise ProtocolError("bad Content-Length")
+    else:
+        keep_alive = False  # the body ends when the connection does
+    return ResponseHead(status, reason, headers, content_length, chunked, keep_alive), end + 4
+
+
+class ChunkedDecoder:
+    """Incremental decoder for a chunked body; trailers are read and dropped."""
+
+    _SIZE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
+
+    def __init__(self) -> None:
+        self._state = self._SIZE
+        self._remaining = 0
+        self._buffer = bytearray()
+
+    @property
+    def done(self) -> bool:
+        return self._state == self._DONE
+
+    def feed(self, data: bytes | bytearray) -> tuple[list[bytes], bytes]:
+        """Body pieces found in `data`, and any bytes after the body's end."""
+        self._buffer += data
+        out: list[bytes] = []
+        buf = self._buffer
+        pos = 0
+        while True:
+            if self._state == self._SIZE:
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    if len(buf) - pos > 1024:
+                        raise ProtocolError("chunk size line too long")
+                    break
+                size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
+                try:
+                    self._remaining = int(size_text, 16)
+                except ValueError:
+                    raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+                pos = eol + 2
+                self._state = self._DATA if self._remaining else self._TRAILERS
+            elif self._state == self._DATA:
+                take = min(self._remaining, len(buf) - pos)
+                if take == 0:
+                    break
+                out.append(bytes(buf[pos : pos + take]))
+                pos += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._state = self._DATA_END
+            elif self._state == self._DATA_END:
+                if len(buf) - pos < 2:
+                    break
+                if buf[pos : pos + 2] != b"\r\n":
+                    raise ProtocolError("chunk not followed by CRLF")
+                pos += 2
+                self._state = self._SIZE
+            elif self._state == self._TRAILERS:
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    if len(buf) - pos > MAX_HEAD_BYTES:
+                        raise ProtocolError("trailers too large")
+                    break
+                empty = eol == pos  # an empty line ends the trailers, and the body
+                pos = eol + 2
+                if empty:
+                    self._state = self._DONE
+            else:
+                break
+        rest = bytes(buf[pos:]) if self._state == self._DONE else b""
+        del buf[: len(buf) if self._state == self._DONE else pos]
+        return out, rest
