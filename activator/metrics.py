@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -13,6 +14,7 @@ _COLD_START_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300)
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._request_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         labels = ("namespace", "service", "revision", "code")
         self.requests = Counter(
             "kwake_gateway_requests", "Requests answered by the gateway.", labels, registry=registry
@@ -45,11 +47,19 @@ class GatewayMetrics:
         )
 
     def observe_request(self, namespace: str, service: str, revision: str, code: int, seconds: float) -> None:
-        code_label = str(code)
-        self.requests.labels(namespace, service, revision, code_label).inc()
-        self.latency.labels(namespace, service, revision, code_label).observe(seconds)
+        key = (namespace, service, revision, code)
+        children = self._request_children.get(key)
+        if children is None:
+            # `labels()` costs a lookup and a lock per call; the children are stable, keep them.
+            labels = (namespace, service, revision, str(code))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def forget_revision(self, namespace: str, revision: str) -> None:
+        for key in [k for k in self._request_children if k[0] == namespace and k[2] == revision]:
+            del self._request_children[key]
         for gauge in (self.queue_depth, self.pods):
             with contextlib.suppress(KeyError):
                 gauge.remove(namespace, revision)

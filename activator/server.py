@@ -32,6 +32,8 @@ class GatewayServer:
         self._reuse_port = reuse_port
         server = web.Server(
             gateway.handler,
+            # The gateway writes its own access log (JSON, off the loop); aiohttp's would double it.
+            access_log=None,
             # A client that goes away cancels its handler, which cancels the upstream request.
             handler_cancellation=True,
             # aiohttp closes a connection that has not sent a whole request in this time,

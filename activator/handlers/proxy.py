@@ -66,10 +66,25 @@ class Proxy:
         if request.body_exists:
             body = limited_body(request.content, self._config.max_body_bytes)
         try:
-            async with asyncio.timeout_at(ctx.response_deadline):
+            # One timer for the common case: until the head arrives, then (rescheduled) until a
+            # small body is read whole.
+            async with asyncio.timeout_at(ctx.response_deadline) as scope:
                 upstream = await pool.request(
                     ctx.pod, request.method, request.raw_path, headers.items(), body, request.content_length
                 )
+                length = upstream.content_length
+                if length is not None and length <= self._config.buffer_small_bodies_bytes:
+                    scope.reschedule(ctx.total_deadline)
+                    try:
+                        payload = await upstream.read()
+                    finally:
+                        upstream.release()
+                    return web.Response(
+                        status=upstream.status,
+                        reason=upstream.reason,
+                        headers=downstream_headers(upstream.headers),
+                        body=payload,
+                    )
         except ConnectionRefusedError as exc:
             if not body_started(request):
                 raise PodRefusedError(str(exc)) from exc
@@ -82,19 +97,13 @@ class Proxy:
             return bad_gateway(f"{ctx.pod}: {exc}")
         try:
             async with asyncio.timeout_at(ctx.total_deadline):
-                return await self._respond(request, upstream)
+                return await self._stream(request, upstream)
         finally:
             upstream.release()
 
-    async def _respond(self, request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
+    async def _stream(self, request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
         headers = downstream_headers(upstream.headers)
         length = upstream.content_length
-        if length is not None and length <= self._config.buffer_small_bodies_bytes:
-            try:
-                payload = await upstream.read()
-            except UpstreamError as exc:
-                return bad_gateway(str(exc))
-            return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=payload)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         if length is not None:
             response.content_length = length
