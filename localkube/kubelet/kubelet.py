@@ -49,6 +49,7 @@ WEBHOOK_CONFIG = "localkube-kubelet"
 WEBHOOK_NAME = "pods.kubelet.localkube.io"
 SHUTDOWN_GRACE_SECONDS = 5.0
 STATUS_RETRY_SECONDS = 0.5
+BIND_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class PodEntry:
         # with a deletionTimestamp may complete its deletion on some servers before the
         # processes are gone. Endpoints drop a pod once it has a deletionTimestamp anyway.
         self.paused = False
+        self.bound = asyncio.Event()
 
 
 class Kubelet:
@@ -108,7 +110,6 @@ class Kubelet:
         self._allocator = admission.PortAllocator()
         self._groups = process.GroupRecords(config.state_dir / "pids")
         self._pods: dict[str, PodEntry] = {}
-        self._binding: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._webhook_ready = False
         self._stopping = False
@@ -185,7 +186,9 @@ class Kubelet:
             )
         )
         await self._best_effort(
-            self._write_statuses_now([entry for entry in entries if entry.terminator is None])
+            self._write_statuses_now(
+                [entry for entry in entries if entry.terminator is None and entry.bound.is_set()]
+            )
         )
         for entry in entries:
             if entry.writer is not None:
@@ -309,21 +312,28 @@ class Kubelet:
             return
         node_name = str((pod.get("spec") or {}).get("nodeName") or "")
         uid = _uid(pod)
+        entry = self._pods.get(uid)
+        terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         if not node_name:
-            if not _meta(pod).get("deletionTimestamp") and uid not in self._binding:
-                self._binding.add(uid)
-                self._spawn(self._bind(pod), f"bind {uid}")
+            if not _meta(pod).get("deletionTimestamp") and entry is None and not terminal:
+                # Start at once, bind meanwhile: the bind round trip is not on the cold-start
+                # path. Status is written only once the binding holds.
+                bound = dict(pod)
+                bound["spec"] = {**(pod.get("spec") or {}), "nodeName": self._config.node_name}
+                entry = self._start(bound, bound=False)
+                self._spawn(self._bind(pod, entry), f"bind {uid}")
             return
         if node_name != self._config.node_name:
+            if entry is not None and not entry.bound.is_set():
+                self._spawn(self._abandon(entry), f"abandon {uid}")  # another node won it
             return
-        entry = self._pods.get(uid)
         if _meta(pod).get("deletionTimestamp"):
             if entry is None:
                 self._spawn(self._finalize_deletion(pod), f"finalize {uid}")
             elif entry.terminator is None:
                 entry.terminator = create_guarded_task(self._terminate(entry, pod), f"terminate {uid}", log)
             return
-        if entry is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+        if entry is None and not terminal:
             self._start(pod)
 
     async def _on_pod_deleted(self, pod: dict[str, Any]) -> None:
@@ -333,7 +343,31 @@ class Kubelet:
                 self._terminate(entry, pod, gone=True), f"terminate {_uid(pod)}", log
             )
 
-    async def _bind(self, pod: dict[str, Any]) -> None:
+    async def _bind(self, pod: dict[str, Any], entry: PodEntry) -> None:
+        """Bind the pod to this node (retrying transient failures); abandon it if that fails."""
+        meta = _meta(pod)
+        name, namespace = str(meta.get("name")), str(meta.get("namespace") or "default")
+        for attempt in range(BIND_ATTEMPTS):
+            try:
+                await self._post_binding(pod)
+            except Conflict:
+                current = await self._client.get_or_none(PODS, name, namespace)
+                mine = (current or {}).get("spec", {}).get("nodeName") == self._config.node_name
+                if current is not None and _uid(current) == entry.worker.identity.uid and mine:
+                    entry.bound.set()
+                    return
+                break
+            except NotFound:
+                break
+            except (ApiError, aiohttp.ClientError, OSError) as error:
+                log.warning("could not bind pod %s/%s (attempt %d): %s", namespace, name, attempt + 1, error)
+                await asyncio.sleep(0.1 * 2**attempt)
+                continue
+            entry.bound.set()
+            return
+        await self._abandon(entry)
+
+    async def _post_binding(self, pod: dict[str, Any]) -> None:
         meta = _meta(pod)
         name, namespace = str(meta.get("name")), str(meta.get("namespace") or "default")
         binding = {
@@ -343,46 +377,50 @@ class Kubelet:
             "target": {"apiVersion": "v1", "kind": "Node", "name": self._config.node_name},
         }
         try:
-            try:
-                await self._client.create(PODS, binding, namespace, subresource="binding", name=name)
-            except ApiError as error:
-                if error.status not in (404, 405):
-                    raise
-                # No binding subresource here: set spec.nodeName directly.
-                await self._client.patch(
-                    PODS,
-                    name,
-                    [
-                        {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
-                        {"op": "add", "path": "/spec/nodeName", "value": self._config.node_name},
-                    ],
-                    namespace,
-                    patch_type="json",
-                )
-        except (Conflict, NotFound):
-            return  # someone else bound it, or it is gone
-        except (ApiError, aiohttp.ClientError, OSError) as error:
-            log.warning("could not bind pod %s/%s: %s", namespace, name, error)
-            self._binding.discard(_uid(pod))
-            return
-        finally:
-            self._binding.discard(_uid(pod))
-        # Start at once rather than wait for the watch to tell us what we just did.
-        bound = dict(pod)
-        bound["spec"] = {**(pod.get("spec") or {}), "nodeName": self._config.node_name}
-        await self._on_pod(bound)
+            await self._client.create(PODS, binding, namespace, subresource="binding", name=name)
+        except ApiError as error:
+            if error.status not in (404, 405):
+                raise
+            if error.status == 404 and await self._client.get_or_none(PODS, name, namespace) is None:
+                raise  # the pod is gone, not the binding subresource
+            # No binding subresource here: set spec.nodeName directly, guarded by the uid.
+            await self._client.patch(
+                PODS,
+                name,
+                [
+                    {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
+                    {"op": "test", "path": "/spec/nodeName", "value": None},
+                    {"op": "add", "path": "/spec/nodeName", "value": self._config.node_name},
+                ],
+                namespace,
+                patch_type="json",
+            )
 
-    def _start(self, pod: dict[str, Any]) -> None:
+    async def _abandon(self, entry: PodEntry) -> None:
+        """Stop a pod started ahead of a binding that did not happen; it is not ours to delete."""
+        if entry.terminator is not None:
+            return
+        entry.paused = True
+        entry.terminator = asyncio.current_task()
+        await entry.worker.stop(0)
+        if entry.writer is not None:
+            await cancel_and_wait([entry.writer])
+        self._forget(entry)
+
+    def _start(self, pod: dict[str, Any], *, bound: bool = True) -> PodEntry:
         assert self._runtime is not None
         annotations = _meta(pod).get("annotations") or {}
         if admission.PORTS_ANNOTATION not in annotations:
             pod = admission.unadmitted_port_env(pod, self._allocator.allocate)
         worker = PodWorker(self._runtime, pod, self._status_changed)
         entry = PodEntry(worker)
+        if bound:
+            entry.bound.set()
         self._pods[worker.identity.uid] = entry
         entry.writer = create_guarded_task(self._status_writer(entry), f"status {worker.identity.key}", log)
         worker.start()
         entry.dirty.set()
+        return entry
 
     def _status_changed(self, worker: PodWorker) -> None:
         entry = self._pods.get(worker.identity.uid)
@@ -390,6 +428,7 @@ class Kubelet:
             entry.dirty.set()
 
     async def _status_writer(self, entry: PodEntry) -> None:
+        await entry.bound.wait()
         while True:
             await entry.dirty.wait()
             entry.dirty.clear()

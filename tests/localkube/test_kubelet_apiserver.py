@@ -303,3 +303,14 @@ async def test_webhook_answers_admission_reviews_over_https(running: Running) ->
         "path": "/spec/containers/0/env",
         "value": [{"name": "PORT", "value": str(port)}],
     } in ops
+
+
+async def test_pods_of_other_nodes_are_left_alone(running: Running) -> None:
+    other = app_pod("elsewhere", nodeName="node-b")
+    await running.client.create(PODS, other, "default")
+    await running.client.create(PODS, app_pod("here"), "default")
+    await running.until("here", ready)
+    pod = await running.client.get(PODS, "elsewhere", "default")
+    assert pod["spec"]["nodeName"] == "node-b"
+    assert not (pod.get("status") or {}).get("containerStatuses")
+    await running.client.delete(PODS, "elsewhere", "default", grace_period_seconds=0)
