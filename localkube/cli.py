@@ -11,6 +11,7 @@ from pathlib import Path
 
 from localkube.client import ApiClient, load_connection
 from localkube.controllers import run_controllers
+from localkube.kubelet import run_kubelet
 from localkube.server.runner import ApiServer, StateDirBusy
 
 log = logging.getLogger("localkube")
@@ -60,12 +61,13 @@ async def serve(state_dir: Path, port: int, *, secure: bool = True) -> int:
     print(f"localkube serving on {server.url}; kubeconfig: {server.kubeconfig}", flush=True)
     client = ApiClient(load_connection(server.kubeconfig, environ={}), user_agent="localkube-controllers")
     controllers = asyncio.create_task(run_controllers(client, stop), name="localkube-controllers")
+    kubelet = asyncio.create_task(run_kubelet(client, state_dir / "kubelet", stop), name="localkube-kubelet")
     try:
         await stop.wait()
     finally:
         log.info("stopping")
         stop.set()
-        await asyncio.gather(controllers, return_exceptions=True)
+        await asyncio.gather(controllers, kubelet, return_exceptions=True)
         await client.close()
         await server.stop()
     return 0
