@@ -58,8 +58,12 @@ class ContainerRunner:
         body: dict[str, Any],
         on_change: Callable[[], None],
         restart_count: int = 0,
+        *,
+        restart_policy: str | None = None,
+        initial_reason: str = "ContainerCreating",
     ) -> None:
         self.container = spec.Container.from_body(body)
+        self._restart_policy = restart_policy or pod.restart_policy
         self._body = body
         self._runtime = runtime
         self._pod = pod
@@ -69,7 +73,7 @@ class ContainerRunner:
         self._kill = asyncio.Event()
         self._grace = pod.grace_seconds
         self.restart_count = restart_count
-        self.state: dict[str, Any] = waiting("ContainerCreating")
+        self.state: dict[str, Any] = waiting(initial_reason)
         self.last_state: dict[str, Any] = {}
         self.container_id = ""
         self.ready = False
@@ -115,7 +119,7 @@ class ContainerRunner:
             if outcome is None or self._stop.is_set():
                 return
             code, started_at, finished_at = outcome
-            if not wants_restart(self._pod.restart_policy, code):
+            if not wants_restart(self._restart_policy, code):
                 self.finished = True
                 self._changed()
                 return

@@ -496,7 +496,7 @@ class Kubelet:
 
     def _is_writing(self, path: Path) -> bool:
         for entry in self._pods.values():
-            for runner in entry.worker.runners:
+            for runner in entry.worker.all_runners:
                 if runner.running and runner.log_path(runner.restart_count) == path:
                     return True
         return False

@@ -15,12 +15,12 @@ from localkube.kubelet.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def resumed_restart_count(previous: dict[str, Any], name: str) -> int:
+def resumed_restart_count(previous: dict[str, Any], name: str, field: str = "containerStatuses") -> int:
     """The restartCount a container starts from when a kubelet replaces an earlier run of it.
 
     The earlier process is gone (killed as an orphan), so this start is one more restart.
     """
-    for container in previous.get("containerStatuses") or []:
+    for container in previous.get(field) or []:
         if container.get("name") == name:
             state = container.get("state") or {}
             ran = "running" in state or "terminated" in state or bool(container.get("lastState"))
@@ -44,6 +44,22 @@ class PodWorker:
         previous = dict(body.get("status") or {})
         self._previous = previous
         self.start_time = str(previous.get("startTime") or clocks.rfc3339(runtime.clock.wall()))
+        pod_spec = body.get("spec") or {}
+        init_bodies = list(pod_spec.get("initContainers") or [])
+        # Init containers run once each, in order, before the others; they are retried on failure
+        # unless the pod's restartPolicy is Never (kube's rule).
+        init_policy = "Never" if self.pod.restart_policy == "Never" else "OnFailure"
+        self.init_runners = [
+            ContainerRunner(
+                runtime,
+                self.pod,
+                container,
+                self._changed,
+                resumed_restart_count(previous, str(container["name"]), "initContainerStatuses"),
+                restart_policy=init_policy,
+            )
+            for container in init_bodies
+        ]
         self.runners = [
             ContainerRunner(
                 runtime,
@@ -51,9 +67,12 @@ class PodWorker:
                 container,
                 self._changed,
                 resumed_restart_count(previous, str(container["name"])),
+                initial_reason="PodInitializing" if init_bodies else "ContainerCreating",
             )
-            for container in (body.get("spec") or {}).get("containers") or []
+            for container in pod_spec.get("containers") or []
         ]
+        self.initialized = not init_bodies
+        self.init_failed = False
         self._tasks: list[asyncio.Task[None]] = []
         self.terminating = False
         self.stopping = False
@@ -67,12 +86,32 @@ class PodWorker:
         self._on_change(self)
 
     def start(self) -> None:
-        for runner in self.runners:
-            self._tasks.append(
+        self._tasks.append(asyncio.create_task(self._run(), name=f"pod {self.identity.key}"))
+
+    async def _run(self) -> None:
+        for runner in self.init_runners:
+            await runner.run()
+            if self.stopping:
+                return
+            if runner.exit_code != 0:
+                self.init_failed = True  # restartPolicy Never: the pod has failed
+                self._changed()
+                return
+        if self.init_runners:
+            self.initialized = True
+            self._changed()
+        await asyncio.gather(
+            *(
                 asyncio.create_task(
                     runner.run(), name=f"container {self.identity.key}/{runner.container.name}"
                 )
+                for runner in self.runners
             )
+        )
+
+    @property
+    def all_runners(self) -> list[ContainerRunner]:
+        return [*self.init_runners, *self.runners]
 
     @property
     def ready(self) -> bool:
@@ -90,6 +129,9 @@ class PodWorker:
         body = status.pod_status(
             self.pod.restart_policy,
             containers,
+            init_containers=[runner.status() for runner in self.init_runners],
+            initialized=self.initialized,
+            init_failed=self.init_failed,
             now=clocks.rfc3339(self._runtime.clock.wall()),
             start_time=self.start_time,
             previous=self._previous,
@@ -99,7 +141,7 @@ class PodWorker:
         return body
 
     def runner(self, name: str) -> ContainerRunner | None:
-        for runner in self.runners:
+        for runner in self.all_runners:
             if runner.container.name == name:
                 return runner
         return None
@@ -114,7 +156,7 @@ class PodWorker:
         self.stopping = True
         # Not ready from the first moment of termination, so Endpoints drop the pod before SIGTERM.
         self._changed()
-        for runner in self.runners:
+        for runner in self.all_runners:
             runner.request_stop(grace)
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
         for result in results:

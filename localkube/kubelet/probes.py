@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "kube-probe/1.32"
 AGGRESSIVE_PERIOD = 0.02  # while not ready, as Knative's queue-proxy polls (every 50 ms there)
+AGGRESSIVE_EXEC_PERIOD = 0.1  # an exec probe costs a process spawn per check
 AGGRESSIVE_TIMEOUT = 0.1
-READY_RECHECK_PERIOD = 1.0  # once ready, an aggressive probe keeps checking at kube's minimum
+READY_RECHECK_PERIOD = 10.0  # once ready, an aggressive probe checks at kube's default period
 
 
 class ActionRunner:
@@ -118,10 +119,10 @@ async def probe_loop(
     await clock.sleep(probe.initial_delay)
     verdict = initial
     successes = failures = 0
+    is_exec = isinstance(probe.action, spec.Exec)
     while True:
-        timeout = (
-            min(probe.timeout, AGGRESSIVE_TIMEOUT) if probe.aggressive and not verdict else probe.timeout
-        )
+        eager = probe.aggressive and not verdict
+        timeout = min(probe.timeout, AGGRESSIVE_TIMEOUT) if eager and not is_exec else probe.timeout
         ok = await check(timeout)
         previous = verdict
         if ok:
@@ -136,7 +137,9 @@ async def probe_loop(
             on_result(verdict)
         if until_success and verdict:
             return
-        if probe.aggressive:
-            await asyncio.sleep(AGGRESSIVE_PERIOD) if not verdict else await clock.sleep(READY_RECHECK_PERIOD)
-        else:
+        if not probe.aggressive:
             await clock.sleep(probe.period)
+        elif verdict:
+            await clock.sleep(READY_RECHECK_PERIOD)
+        else:
+            await asyncio.sleep(AGGRESSIVE_EXEC_PERIOD if is_exec else AGGRESSIVE_PERIOD)

@@ -60,10 +60,19 @@ def _condition(
 
 
 def conditions(
-    containers: Sequence[dict[str, Any]], pod_phase: str, now: str, previous: Sequence[dict[str, Any]]
+    containers: Sequence[dict[str, Any]],
+    pod_phase: str,
+    now: str,
+    previous: Sequence[dict[str, Any]],
+    init_containers: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled."""
     before = {str(c.get("type")): c for c in previous}
+    incomplete = [
+        str(c["name"])
+        for c in init_containers
+        if (c.get("state") or {}).get("terminated", {}).get("exitCode") != 0
+    ]
     unready = [str(c["name"]) for c in containers if not c.get("ready")]
     completed = pod_phase in ("Succeeded", "Failed")
     reason = "PodCompleted" if completed else ("ContainersNotReady" if unready else "")
@@ -71,7 +80,16 @@ def conditions(
     ready = not unready and not completed
     return [
         _condition("PodReadyToStartContainers", not completed, now, before),
-        _condition("Initialized", True, now, before, reason="PodCompleted" if completed else ""),
+        _condition("Initialized", True, now, before, reason="PodCompleted" if completed else "")
+        if not incomplete
+        else _condition(
+            "Initialized",
+            False,
+            now,
+            before,
+            reason="ContainersNotInitialized",
+            message=f"containers with incomplete status: [{' '.join(incomplete)}]",
+        ),
         _condition("Ready", ready, now, before, reason=reason, message=message),
         _condition("ContainersReady", ready, now, before, reason=reason, message=message),
         _condition("PodScheduled", True, now, before),
@@ -86,11 +104,21 @@ def pod_status(
     start_time: str,
     previous: dict[str, Any],
     terminal: bool = False,
+    init_containers: Sequence[dict[str, Any]] = (),
+    initialized: bool = True,
+    init_failed: bool = False,
 ) -> dict[str, Any]:
-    pod_phase = phase(restart_policy, containers, terminal)
-    return {
+    if init_failed:
+        pod_phase = "Failed"
+    elif not initialized:
+        pod_phase = "Failed" if terminal else "Pending"
+    else:
+        pod_phase = phase(restart_policy, containers, terminal)
+    body = {
         "phase": pod_phase,
-        "conditions": conditions(containers, pod_phase, now, previous.get("conditions") or []),
+        "conditions": conditions(
+            containers, pod_phase, now, previous.get("conditions") or [], init_containers
+        ),
         "hostIP": POD_IP,
         "hostIPs": [{"ip": POD_IP}],
         "podIP": POD_IP,
@@ -99,3 +127,6 @@ def pod_status(
         "containerStatuses": list(containers),
         "qosClass": "BestEffort",
     }
+    if init_containers:
+        body["initContainerStatuses"] = list(init_containers)
+    return body

@@ -416,3 +416,43 @@ async def test_logs_tail_limit_and_follow(tmp_path: Path) -> None:
         chunks.extend([chunk async for chunk in follower])
     await task
     assert b"".join(chunks) == b"line 999\nlate\n"
+
+
+async def test_init_containers_run_in_order_before_the_app(harness: Harness, tmp_path: Path) -> None:
+    trail = tmp_path / "trail"
+    gate = tmp_path / "gate"
+    inits = [
+        {"name": "first", "image": "sh", "command": ["sh", "-c", f"echo first >> {trail}"]},
+        {
+            "name": "second",
+            "image": "sh",
+            "command": ["sh", "-c", f"test -e {gate} && echo second >> {trail}"],
+        },
+    ]
+    app = sh(f"echo app >> {trail}; exec sleep 30")
+    worker = harness.start("init", [app], initContainers=inits)
+    second = worker.init_runners[1]
+    # The second init container fails until the gate exists: it is retried, the app waits.
+    await harness.until(lambda: second.restart_count >= 1)
+    status = worker.status()
+    assert status["phase"] == "Pending"
+    initialized = {c["type"]: c for c in status["conditions"]}["Initialized"]
+    assert initialized["status"] == "False"
+    assert initialized["message"] == "containers with incomplete status: [second]"
+    assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    gate.touch()
+    await harness.until(lambda: worker.ready)
+    assert trail.read_text() == "first\nsecond\napp\n"
+    status = worker.status()
+    assert [c["state"]["terminated"]["reason"] for c in status["initContainerStatuses"]] == ["Completed"] * 2
+    assert status["phase"] == "Running"
+
+
+async def test_failed_init_container_fails_a_never_pod(harness: Harness) -> None:
+    inits = [{"name": "setup", "image": "sh", "command": ["sh", "-c", "exit 4"]}]
+    worker = harness.start("broken", [sh("exec sleep 30")], initContainers=inits, restartPolicy="Never")
+    await harness.until(lambda: worker.init_failed)
+    status = worker.status()
+    assert status["phase"] == "Failed"
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
+    assert worker.runners[0].pid is None  # the app never started
