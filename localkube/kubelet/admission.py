@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
 import socket
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 PORTS_ANNOTATION = "kubelet.localkube.io/ports"
@@ -27,23 +29,53 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-class PortAllocator:
-    """Hands out free loopback ports, never the same one twice in a row of recent allocations.
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
-    The OS picks the port (bind to 0); a port handed out recently is skipped, since its pod may
-    not be listening yet.
+
+class PortAllocator:
+    """Hands out free loopback ports for pods, never one handed out recently.
+
+    Ports come from below the kernel's ephemeral range, so an outgoing connection cannot take a
+    pod's port between admission and the moment the pod listens (the OS's own pick, bind to 0,
+    would come from that range). A port is free if it can be bound now; a port handed out
+    recently is skipped, since its pod may not be listening yet.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, low: int = 20000, high: int | None = None) -> None:
         self._recent: OrderedDict[int, None] = OrderedDict()
+        ephemeral_low, _ = ephemeral_range()
+        self._low = low
+        self._high = high if high is not None else ephemeral_low - 1
+        self._random = random.Random()
+
+    def _bindable(self, port: int) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
 
     def allocate(self) -> int:
-        for _ in range(64):
+        port = 0
+        if self._high - self._low >= 1000:
+            for _ in range(64):
+                candidate = self._random.randint(self._low, self._high)
+                if candidate not in self._recent and self._bindable(candidate):
+                    port = candidate
+                    break
+        while not port:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind(("127.0.0.1", 0))
-                port = int(sock.getsockname()[1])
-            if port not in self._recent:
-                break
+                candidate = int(sock.getsockname()[1])
+            if candidate not in self._recent:
+                port = candidate
         self._recent[port] = None
         while len(self._recent) > RECENT_PORTS:
             self._recent.popitem(last=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from localkube.kubelet import backoff, env, spec, status
+from localkube.kubelet import admission, backoff, env, spec, status
 
 
 def test_crash_backoff_doubles_from_ten_seconds_to_five_minutes() -> None:
@@ -117,3 +117,74 @@ def test_probe_defaults_and_aggressive_readiness() -> None:
     assert container.resolve_port("http") == 9000
     assert container.resolve_port("8081") == 8081
     assert container.resolve_port("nope") is None
+
+
+def knative_like_pod() -> dict[str, Any]:
+    return {
+        "metadata": {"name": "hello-00001-deployment-abc", "annotations": {"a/b": "c"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "user-container",
+                    "command": ["app"],
+                    "ports": [{"name": "user-port", "containerPort": 8080, "protocol": "TCP"}],
+                    "env": [
+                        {"name": "PORT", "value": "8080"},
+                        {"name": "K_REVISION", "value": "hello-00001"},
+                    ],
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 0},
+                    "lifecycle": {"preStop": {"httpGet": {"path": "/drain", "port": 8080}}},
+                }
+            ]
+        },
+    }
+
+
+def test_admission_gives_the_serving_port_probes_and_env_a_fresh_port() -> None:
+    ports = iter([41000, 41001])
+    ops = admission.port_patch(knative_like_pod(), lambda: next(ports))
+    assert ops == [
+        {"op": "replace", "path": "/spec/containers/0/ports/0/containerPort", "value": 41000},
+        {"op": "replace", "path": "/spec/containers/0/env/0", "value": {"name": "PORT", "value": "41000"}},
+        {"op": "replace", "path": "/spec/containers/0/readinessProbe/tcpSocket/port", "value": 41000},
+        {"op": "replace", "path": "/spec/containers/0/lifecycle/preStop/httpGet/port", "value": 41000},
+        {
+            "op": "add",
+            "path": "/metadata/annotations/kubelet.localkube.io~1ports",
+            "value": '{"8080": 41000, "PORT": 41000}',
+        },
+    ]
+    admitted = knative_like_pod()
+    admitted["metadata"]["annotations"][admission.PORTS_ANNOTATION] = "{}"
+    assert admission.port_patch(admitted, lambda: next(ports)) == []  # never remapped twice
+
+
+def test_admission_adds_an_http_port_to_a_pod_that_declares_none() -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "command": ["x"]}]}}
+    ops = admission.port_patch(pod, lambda: 42000)
+    assert ops == [
+        {
+            "op": "add",
+            "path": "/spec/containers/0/ports",
+            "value": [{"name": "http", "containerPort": 42000, "protocol": "TCP"}],
+        },
+        {"op": "add", "path": "/spec/containers/0/env", "value": [{"name": "PORT", "value": "42000"}]},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {admission.PORTS_ANNOTATION: '{"PORT": 42000}'},
+        },
+    ]
+    review = admission.review_response(
+        {"request": {"uid": "u", "operation": "UPDATE", "resource": {"resource": "pods"}, "object": pod}},
+        lambda: 1,
+    )
+    assert review["response"] == {"uid": "u", "allowed": True}  # only CREATE is mutated
+
+
+def test_port_allocator_stays_below_the_ephemeral_range_and_never_repeats() -> None:
+    allocator = admission.PortAllocator()
+    low, _ = admission.ephemeral_range()
+    ports = [allocator.allocate() for _ in range(200)]
+    assert len(set(ports)) == 200
+    assert all(20000 <= port < low for port in ports)
