@@ -20,8 +20,14 @@ from localkube.kubelet.kubelet import Kubelet, KubeletConfig
 async def run_kubelet(
     client: ApiClient, state_dir: Path, stop: asyncio.Event, *, node_name: str = "localkube", port: int = 0
 ) -> None:
-    """Run the kubelet against `client`'s API server until `stop` is set."""
-    await Kubelet(client, KubeletConfig(state_dir=state_dir, node_name=node_name, port=port)).run(stop)
+    """Run the kubelet against `client`'s API server until `stop` is set.
+
+    Made for localkube's control plane: the admission webhook stays registered when it stops, so
+    pods created while it is away are refused (and retried by their controllers) rather than
+    admitted without their own port.
+    """
+    config = KubeletConfig(state_dir=state_dir, node_name=node_name, port=port, keep_webhook=True)
+    await Kubelet(client, config).run(stop)
 
 
 __all__ = ["Kubelet", "KubeletConfig", "run_kubelet"]

@@ -54,6 +54,12 @@ class PortAllocator:
         self._high = high if high is not None else ephemeral_low - 1
         self._random = random.Random()
 
+    def reserve(self, ports: list[int]) -> None:
+        """Never hand out these ports (those of pods that exist already) for a while."""
+        for port in ports:
+            self._recent[port] = None
+            self._recent.move_to_end(port)
+
     def _bindable(self, port: int) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
@@ -80,6 +86,19 @@ class PortAllocator:
         while len(self._recent) > RECENT_PORTS:
             self._recent.popitem(last=False)
         return port
+
+
+def pod_ports(pod: dict[str, Any]) -> list[int]:
+    """Every containerPort the pod declares, and its serving container's PORT."""
+    ports = []
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if isinstance(port.get("containerPort"), int):
+                ports.append(int(port["containerPort"]))
+        for entry in container.get("env") or []:
+            if entry.get("name") == "PORT" and str(entry.get("value") or "").isdigit():
+                ports.append(int(entry["value"]))
+    return ports
 
 
 def serving_container_index(containers: list[dict[str, Any]]) -> int:

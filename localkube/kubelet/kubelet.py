@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ WEBHOOK_NAME = "pods.kubelet.localkube.io"
 SHUTDOWN_GRACE_SECONDS = 5.0
 STATUS_RETRY_SECONDS = 0.5
 BIND_ATTEMPTS = 5
+STARTUP_ATTEMPTS = 40
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class KubeletConfig:
     register_webhook: bool = True
     clock: clocks.Clock = field(default_factory=clocks.SystemClock)
     shutdown_grace: float = SHUTDOWN_GRACE_SECONDS
+    # Embedded in localkube the webhook stays registered while the kubelet is down, so no pod is
+    # admitted without its own port (creation fails and controllers retry); against a foreign
+    # cluster the kubelet removes it on the way out.
+    keep_webhook: bool = False
 
 
 class ApiObjects:
@@ -140,9 +145,9 @@ class Kubelet:
                 base_env=dict(os.environ),
             )
             try:
-                await self._register_node()
+                await self._with_retries(self._register_node, stop)
                 if self._config.register_webhook:
-                    await self._register_webhook(tls.ca_pem)
+                    await self._with_retries(lambda: self._register_webhook(tls.ca_pem), stop)
                 heartbeat = create_guarded_task(self._heartbeat(), "kubelet heartbeat", log)
                 informer = Informer(
                     self._client,
@@ -165,6 +170,18 @@ class Kubelet:
                 await cancel_and_wait(list(self._tasks))
                 await self._best_effort(self._unregister())
                 await https.stop()
+
+    async def _with_retries(self, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Run a start-up step until it succeeds: the API server may still be starting."""
+        for attempt in range(STARTUP_ATTEMPTS):
+            try:
+                await step()
+                return
+            except (ApiError, aiohttp.ClientError, OSError) as error:
+                if attempt == STARTUP_ATTEMPTS - 1 or stop.is_set():
+                    raise
+                log.warning("kubelet start-up step failed (%s); retrying", error)
+                await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
 
     async def _best_effort(self, work: Awaitable[None], seconds: float = 2.0) -> None:
         try:
@@ -208,7 +225,7 @@ class Kubelet:
                 {"status": node.node_status(self._config.node_name, self.port, now, ready=False)},
                 subresource="status",
             )
-        if self._config.register_webhook:
+        if self._config.register_webhook and not self._config.keep_webhook:
             with contextlib.suppress(NotFound):
                 await self._client.delete(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
 
@@ -412,6 +429,7 @@ class Kubelet:
         annotations = _meta(pod).get("annotations") or {}
         if admission.PORTS_ANNOTATION not in annotations:
             pod = admission.unadmitted_port_env(pod, self._allocator.allocate)
+        self._allocator.reserve(admission.pod_ports(pod))
         worker = PodWorker(self._runtime, pod, self._status_changed)
         entry = PodEntry(worker)
         if bound:
