@@ -180,12 +180,15 @@ class ContainerRunner:
             return None
         started_at = self.clock.monotonic()
         started_wall = clocks.rfc3339(self.clock.wall())
+        log_path = self.log_path(self.restart_count)
+        if self.restart_count >= 2:
+            logs.prune(log_path.parent, self.restart_count)
         try:
             proc = await process.spawn(
                 envs.argv(self.container, env),
                 env,
                 self.container.working_dir,
-                self.log_path(self.restart_count),
+                log_path,
             )
         except process.StartError as error:
             self.exit_code = 128

@@ -36,6 +36,13 @@ def find_pod_dir(root: Path, namespace: str, name: str) -> Path | None:
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
 
+def prune(container_dir: Path, current: int) -> None:
+    """Keep the log of the current run and the one before it, as kubelet keeps two containers."""
+    for path in attempts(container_dir):
+        if int(path.stem) < current - 1:
+            path.unlink(missing_ok=True)
+
+
 def attempts(container_dir: Path) -> list[Path]:
     """The container's log files, oldest run first."""
     files = [path for path in container_dir.glob("*.log") if path.stem.isdigit()]

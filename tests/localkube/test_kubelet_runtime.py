@@ -192,9 +192,12 @@ async def test_always_restarts_with_crash_loop_backoff(harness: Harness) -> None
     assert status["phase"] == "Running"  # kubelet's phase for a crash-looping Always pod
     await harness.until(lambda: runner.restart_count >= 3)
     assert [m.split(" restarting")[0] for m in harness.waiting_messages] == ["back-off 10s", "back-off 20s"]
-    # One log file per run.
+    # One log file per run; only the current run's and the previous one's are kept.
     container_dir = logs.pod_dir(harness.runtime.state_dir, worker.identity) / "main"
-    assert len(logs.attempts(container_dir)) >= 3
+    await harness.until(lambda: runner.restart_count >= 4)
+    kept = [int(path.stem) for path in logs.attempts(container_dir)]
+    assert kept[-1] >= 3 and len(kept) == 2 and kept[0] == kept[1] - 1
+    assert (container_dir / f"{kept[0]}.log").read_text() == "run\n"
 
 
 async def test_on_failure_completes_and_never_fails(harness: Harness) -> None:
