@@ -55,11 +55,17 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     elif dep.owned:
         status = lifecycle.propagate_autoscaler_status(status, pa.live.get("status"), now)
 
-    if dep.owned and not lifecycle.CONDITIONS.is_happy(status):
-        pods = await ctx.client.list(
-            PODS, namespace, label_selector=f"{keys.REVISION_UID_LABEL}={rev.meta.uid}"
-        )
-        status = _surface_container_failures(status, pods["items"], now)
+    if dep.owned:
+        dep_spec, dep_status = dep.live.get("spec") or {}, dep.live.get("status") or {}
+        if int(dep_status.get("readyReplicas") or 0) > 0:
+            # A pod passed its readiness probe: the container is healthy (Knative does the same).
+            status = lifecycle.mark_container_healthy_true(status, now)
+        elif int(dep_spec.get("replicas") or 0) > 0 and int(dep_status.get("availableReplicas") or 0) == 0:
+            # Pods are wanted and none is up: say why, from the pods themselves.
+            pods = await ctx.client.list(
+                PODS, namespace, label_selector=f"{keys.REVISION_UID_LABEL}={rev.meta.uid}"
+            )
+            status = _surface_container_failures(status, pods["items"], now)
 
     status["observedGeneration"] = rev.meta.generation
     await ctx.write_status(REVISIONS, body, status)

@@ -98,10 +98,15 @@ async def _label_revisions(
 ) -> None:
     """Routed Revisions are `active` and list this Route; ones it left drop it (and go `reserve`)."""
     ns, me = route.meta.namespace, route.meta.name
-    listed = await ctx.client.list(REVISIONS, ns)
+    # The Revisions this Route may route to or have routed to: those of its Configurations and
+    # the ones it names. (Listing per Configuration keeps this cheap with many Services.)
+    candidates = dict(revisions)
+    for config in sorted(configs):
+        listed = await ctx.client.list(REVISIONS, ns, label_selector=f"{keys.CONFIGURATION_LABEL}={config}")
+        for item in listed["items"]:
+            candidates.setdefault(item["metadata"]["name"], Revision.from_body(item))
     latest_created = {c.latest_created_revision_name for c in configs.values()}
-    for item in listed["items"]:
-        rev = revisions.get(item["metadata"]["name"]) or Revision.from_body(item)
+    for rev in candidates.values():
         routes = {r for r in rev.meta.annotations.get(keys.ROUTES_ANNOTATION, "").split(",") if r}
         routed = rev.meta.name in resolved.revisions
         if routed:

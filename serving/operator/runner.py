@@ -12,6 +12,7 @@ from typing import Any, cast
 import kopf
 
 from localkube.client import ApiClient, EventRecorder, load_connection
+from localkube.client.tasks import cancel_and_wait, create_guarded_task
 from serving.api.config import SYSTEM_NAMESPACE
 from serving.operator.config_holder import ConfigHolder
 from serving.operator.context import OperatorContext
@@ -90,6 +91,13 @@ async def run_operator(
         controller = Controller(ctx)
         registry = build_registry(controller, kubeconfig=kubeconfig, webhooks=webhook is not None)
         await controller.start()
+        # Stop reconciling before kopf takes the webhook server down, so no reconcile in flight
+        # trips over the operator's own admission webhooks while it exits.
+        stopper = (
+            create_guarded_task(_stop_when_flagged(stop_flag, controller), name="operator-stopper")
+            if stop_flag is not None
+            else None
+        )
         try:
             await kopf.operator(
                 registry=registry,
@@ -101,6 +109,13 @@ async def run_operator(
             )
         finally:
             await controller.stop()
+            if stopper is not None:
+                await cancel_and_wait([stopper])
+
+
+async def _stop_when_flagged(flag: asyncio.Event, controller: Controller) -> None:
+    await flag.wait()
+    await controller.stop()
 
 
 async def _load_config(ctx: OperatorContext) -> None:

@@ -46,10 +46,13 @@ async def _webhooks_configured(client: ApiClient) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def running_operator(kubeconfig: Path, *, webhooks: bool = True) -> AsyncIterator[ApiClient]:
+async def running_operator(
+    kubeconfig: Path, *, webhooks: bool = True, install: bool = True
+) -> AsyncIterator[ApiClient]:
     """An API client with the CRDs installed and the operator running until the block ends."""
     async with ApiClient(load_connection(str(kubeconfig))) as client:
-        await install_crds(client)
+        if install:
+            await install_crds(client)
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             run_operator(

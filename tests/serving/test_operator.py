@@ -7,15 +7,18 @@ status) by writing those statuses through the API, and checks what the operator 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+import yaml
 
-from localkube.client import DEPLOYMENTS, SERVICES, ApiClient, ApiError
+from localkube.client import DEPLOYMENTS, EVENTS, SERVICES, ApiClient, ApiError, load_connection
 from localkube.server.runner import ThreadedApiServer
 from serving.api.meta import get_condition
 from serving.operator.resources import CONFIGURATIONS, INGRESSES, KSERVICES, PODAUTOSCALERS, REVISIONS, ROUTES
 
+from ..conftest import Kubectl
 from .operator_harness import eventually, running_operator
 
 pytestmark = pytest.mark.timeout(90)
@@ -62,6 +65,7 @@ async def _play_the_other_components(client: ApiClient, revision: str, route: st
         "default",
         subresource="status",
     )
+    await eventually(lambda: _get(client, PODAUTOSCALERS, revision), what="the PodAutoscaler")
     await client.patch(
         PODAUTOSCALERS,
         revision,
@@ -113,7 +117,8 @@ async def test_service_to_ready_and_a_second_revision(apiserver: ThreadedApiServ
         assert rev["metadata"]["labels"]["serving.knative.dev/configurationGeneration"] == "1"
         # The webhook defaulted the template before anything was built from it.
         assert rev["spec"]["timeoutSeconds"] == 300
-        assert (await client.get(SERVICES, "hello-00001", "default"))["spec"]["ports"][0]["port"] == 80
+        k8s_svc = await eventually(lambda: _get(client, SERVICES, "hello-00001"), what="the K8s Service")
+        assert k8s_svc["spec"]["ports"][0]["port"] == 80
         svc = await client.get(KSERVICES, "hello", "default")
         assert _ready(svc) != "True"
 
@@ -194,3 +199,43 @@ async def test_objects_it_does_not_own_are_left_alone(apiserver: ThreadedApiServ
         assert cond.message == 'There is an existing Route "hello" that we do not own.'
         route = await client.get(ROUTES, "hello", "default")
         assert route["spec"]["traffic"][0]["revisionName"] == "elsewhere-00001"
+
+
+async def test_objects_made_while_it_was_down_converge_without_duplicates(
+    apiserver: ThreadedApiServer,
+) -> None:
+    async with running_operator(apiserver.kubeconfig, webhooks=False) as client:
+        pass  # installs the CRDs; the operator then stops
+    async with ApiClient(load_connection(str(apiserver.kubeconfig))) as client:
+        await client.create(KSERVICES, HELLO, "default")
+    for _ in range(2):  # start, stop, start again: level-based, so nothing is made twice
+        async with running_operator(apiserver.kubeconfig, webhooks=False, install=False) as client:
+            await eventually(
+                lambda: _get(client, DEPLOYMENTS, "hello-00001-deployment"), what="the Deployment"
+            )
+            await eventually(lambda: _get(client, PODAUTOSCALERS, "hello-00001"), what="the PodAutoscaler")
+            revisions = await client.list(REVISIONS, "default")
+            assert [r["metadata"]["name"] for r in revisions["items"]] == ["hello-00001"]
+            assert len((await client.list(DEPLOYMENTS, "default"))["items"]) == 1
+            events = await client.list(EVENTS, "default")
+            reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in events["items"]}
+            assert ("Service", "Created") in reasons and ("Configuration", "Created") in reasons
+
+
+async def test_kubectl_apply_of_bad_traffic_fails_with_the_field_path(
+    apiserver: ThreadedApiServer, kubectl: Kubectl
+) -> None:
+    async with running_operator(apiserver.kubeconfig):
+        manifest = yaml.safe_dump(
+            {**HELLO, "spec": {**HELLO["spec"], "traffic": [{"latestRevision": True, "percent": 90}]}}
+        )
+        result = await asyncio.to_thread(kubectl.run, "apply", "-f", "-", input=manifest, check=False)
+        assert result.returncode != 0
+        assert (
+            'admission webhook "validate-services.serving.kwake.dev" denied the request: '
+            "validation failed: Traffic targets sum to 90, want 100: spec.traffic"
+        ) in result.stderr
+        good = await asyncio.to_thread(kubectl.run, "apply", "-f", "-", input=yaml.safe_dump(HELLO))
+        assert "service.serving.knative.dev/hello created" in good.stdout
+        shown = await asyncio.to_thread(kubectl.run, "get", "ksvc", "hello", "-o", "yaml")
+        assert "timeoutSeconds: 300" in shown.stdout
