@@ -14,6 +14,7 @@ from pathlib import Path
 
 from localkube.client import ApiClient, ConfigError, Connection, load_connection
 from localkube.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.kubelet import NodeTaken
 
 log = logging.getLogger("localkube.kubelet")
 
@@ -53,7 +54,11 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         register_webhook=not args.no_webhook,
     )
-    return asyncio.run(serve(connection, config))
+    try:
+        return asyncio.run(serve(connection, config))
+    except NodeTaken as error:
+        print(f"kwake kubelet: {error}", file=sys.stderr)
+        return 1
 
 
 async def serve(connection: Connection, config: KubeletConfig) -> int:

@@ -67,6 +67,10 @@ class KubeletConfig:
     keep_webhook: bool = False
 
 
+class NodeTaken(RuntimeError):
+    """Another live kubelet already serves this Node."""
+
+
 class ApiObjects:
     """ConfigMaps and Secrets read from the API for env references."""
 
@@ -217,6 +221,8 @@ class Kubelet:
         await asyncio.gather(*(self._write_status(entry) for entry in entries), return_exceptions=True)
 
     async def _unregister(self) -> None:
+        if not self._node_uid:
+            return  # never registered (e.g. another kubelet serves the node): touch nothing
         now = clocks.rfc3339(self._clock.wall())
         with contextlib.suppress(NotFound):
             await self._client.patch(
@@ -225,7 +231,7 @@ class Kubelet:
                 {"status": node.node_status(self._config.node_name, self.port, now, ready=False)},
                 subresource="status",
             )
-        if self._config.register_webhook and not self._config.keep_webhook:
+        if self._webhook_ready and not self._config.keep_webhook:
             with contextlib.suppress(NotFound):
                 await self._client.delete(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
 
@@ -241,12 +247,37 @@ class Kubelet:
 
     async def _register_node(self) -> None:
         name = self._config.node_name
+        existing = await self._client.get_or_none(NODES, name)
+        if existing is not None:
+            await self._refuse_if_served(existing)
         try:
             created = await self._client.create(NODES, node.node_object(name))
         except AlreadyExists:
             created = await self._client.get(NODES, name)
         self._node_uid = str(_meta(created).get("uid") or "")
         await self._post_node_status()
+
+    async def _refuse_if_served(self, existing: dict[str, Any]) -> None:
+        """Two kubelets for one Node would both run its pods: refuse to be the second."""
+        endpoint = ((existing.get("status") or {}).get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}
+        port = int(endpoint.get("Port") or 0)
+        if not port or port == self.port:
+            return
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"https://127.0.0.1:{port}/healthz", ssl=False, timeout=aiohttp.ClientTimeout(total=1)
+                ) as response,
+            ):
+                alive = response.status == 200
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return
+        if alive:
+            raise NodeTaken(
+                f"a kubelet for node {self._config.node_name!r} already runs (HTTPS on 127.0.0.1:{port}); "
+                "stop it or choose another node name"
+            )
 
     async def _post_node_status(self) -> None:
         now = clocks.rfc3339(self._clock.wall())

@@ -19,7 +19,7 @@ import pytest
 
 from localkube.client import MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
 from localkube.kubelet import admission, clock, process
-from localkube.kubelet.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.kubelet import Kubelet, KubeletConfig, NodeTaken
 from localkube.server.runner import ThreadedApiServer
 
 Obj = dict[str, Any]
@@ -314,3 +314,13 @@ async def test_pods_of_other_nodes_are_left_alone(running: Running) -> None:
     assert pod["spec"]["nodeName"] == "node-b"
     assert not (pod.get("status") or {}).get("containerStatuses")
     await running.client.delete(PODS, "elsewhere", "default", grace_period_seconds=0)
+
+
+async def test_a_second_kubelet_for_the_same_node_refuses_to_start(running: Running, tmp_path: Path) -> None:
+    second = Kubelet(running.client, KubeletConfig(state_dir=tmp_path / "second"))
+    with pytest.raises(NodeTaken, match="already runs"):
+        await asyncio.wait_for(second.run(asyncio.Event()), 10)
+    # The first one is untouched: its webhook and Node stay, and it still runs pods.
+    assert await running.client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is not None
+    await running.client.create(PODS, app_pod("after"), "default")
+    await running.until("after", ready)
