@@ -239,3 +239,19 @@ async def test_kubectl_apply_of_bad_traffic_fails_with_the_field_path(
         assert "service.serving.knative.dev/hello created" in good.stdout
         shown = await asyncio.to_thread(kubectl.run, "get", "ksvc", "hello", "-o", "yaml")
         assert "timeoutSeconds: 300" in shown.stdout
+
+
+async def test_deleting_the_service_removes_everything_it_owned(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        await client.create(KSERVICES, HELLO, "default")
+        await eventually(lambda: _get(client, PODAUTOSCALERS, "hello-00001"), what="the PodAutoscaler")
+        await eventually(lambda: _get(client, SERVICES, "hello-00001"), what="the K8s Service")
+        await client.delete(KSERVICES, "hello", "default")
+
+        async def all_gone() -> bool:
+            for resource in (CONFIGURATIONS, ROUTES, REVISIONS, DEPLOYMENTS, PODAUTOSCALERS):
+                if (await client.list(resource, "default"))["items"]:
+                    return False
+            return await _get(client, SERVICES, "hello-00001") is None
+
+        await eventually(all_gone, what="the owned objects to be collected")
