@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 CONFIG_RETRY_SECONDS = 2.0
 POD_HOST = "127.0.0.1"
 
+# (reason, message, warning): the kubelet turns these into core v1 Events about the pod.
+Recorder = Callable[[str, str, bool], None]
+
+
+def _ignore(reason: str, message: str, warning: bool) -> None:
+    del reason, message, warning
+
 
 def waiting(reason: str, message: str = "") -> dict[str, Any]:
     body: dict[str, Any] = {"reason": reason}
@@ -61,7 +68,9 @@ class ContainerRunner:
         *,
         restart_policy: str | None = None,
         initial_reason: str = "ContainerCreating",
+        record: Recorder = _ignore,
     ) -> None:
+        self._record = record
         self.container = spec.Container.from_body(body)
         self._restart_policy = restart_policy or pod.restart_policy
         self._body = body
@@ -81,6 +90,7 @@ class ContainerRunner:
         self.finished = False
         self.pid: int | None = None
         self.exit_code: int | None = None
+        self._failed_probe = ""
 
     @property
     def clock(self) -> clocks.Clock:
@@ -127,6 +137,11 @@ class ContainerRunner:
             self.last_state = dict(self.state)
             if delay > 0:
                 pod = self._pod.identity
+                self._record(
+                    "BackOff",
+                    f"Back-off restarting failed container {self.container.name} in pod {pod.name}",
+                    True,
+                )
                 self.state = waiting(
                     "CrashLoopBackOff",
                     f"back-off {int(delay)}s restarting failed container={self.container.name} "
@@ -150,6 +165,8 @@ class ContainerRunner:
                     self._runtime.objects, self._pod.body, self._body, self._runtime.base_env
                 )
             except envs.ContainerConfigError as error:
+                if self.state.get("waiting", {}).get("message") != str(error):
+                    self._record("Failed", f"Error: {error}", True)
                 self.state = waiting("CreateContainerConfigError", str(error))
                 self._changed()
                 if await self._stopped_within(CONFIG_RETRY_SECONDS):
@@ -173,6 +190,7 @@ class ContainerRunner:
         if not self.container.command:
             self.state = waiting("CreateContainerError", no_command_message(self.container))
             self._changed()
+            self._record("Failed", f"Error: {no_command_message(self.container)}", True)
             await self._stop.wait()
             return None
         env = await self._resolve_env()
@@ -194,6 +212,7 @@ class ContainerRunner:
             self.exit_code = 128
             self.state = self._terminated(128, "StartError", started_wall, str(error))
             self._changed()
+            self._record("Failed", f"Error: failed to start container {self.container.name!r}: {error}", True)
             return 128, started_at, self.clock.monotonic()
         self._runtime.groups.add(proc.pid, self._pod.identity.key + "/" + self.container.name)
         self.pid = proc.pid
@@ -203,6 +222,7 @@ class ContainerRunner:
         self._kill.clear()
         self.state = {"running": {"startedAt": started_wall}}
         self._changed()
+        self._record("Started", f"Started container {self.container.name}", False)
         try:
             returncode = await self._supervise(proc, env)
         finally:
@@ -242,6 +262,11 @@ class ContainerRunner:
         if self._stop.is_set():
             return await self._shutdown(proc, actions)
         log.info("container %s of %s failed its probe; restarting", self.container.name, self._pod.identity)
+        self._record(
+            "Killing",
+            f"Container {self.container.name} failed {self._failed_probe} probe, will be restarted",
+            False,
+        )
         return await process.terminate(proc, self._grace, self.clock)
 
     async def _shutdown(self, proc: asyncio.subprocess.Process, actions: probes.ActionRunner) -> int:
@@ -253,6 +278,7 @@ class ContainerRunner:
             proc.pid,
             self._grace,
         )
+        self._record("Killing", f"Stopping container {self.container.name}", False)
         deadline = self.clock.monotonic() + self._grace
         if self.container.pre_stop is not None and self._grace > 0:
             await within(actions.check(self.container.pre_stop, self._grace), self._grace, self.clock)
@@ -260,12 +286,22 @@ class ContainerRunner:
         return await process.terminate(proc, remaining, self.clock)
 
     def _set_ready(self, ready: bool) -> None:
+        if not ready:
+            self._record("Unhealthy", "Readiness probe failed", True)
         if ready != self.ready:
             self.ready = ready
             self._changed()
 
-    def _fail_probe(self, ok: bool) -> None:
+    def _fail_startup(self, ok: bool) -> None:
         if not ok:
+            self._failed_probe = "startup"
+            self._record("Unhealthy", "Startup probe failed", True)
+            self._kill.set()
+
+    def _fail_liveness(self, ok: bool) -> None:
+        if not ok:
+            self._failed_probe = "liveness"
+            self._record("Unhealthy", "Liveness probe failed", True)
             self._kill.set()
 
     async def _probe(self, actions: probes.ActionRunner) -> None:
@@ -276,7 +312,7 @@ class ContainerRunner:
                 startup,
                 lambda timeout: actions.check(startup.action, timeout),
                 self.clock,
-                self._fail_probe,
+                self._fail_startup,
                 initial=None,
                 until_success=True,
             )
@@ -304,7 +340,7 @@ class ContainerRunner:
                     liveness,
                     lambda timeout: actions.check(liveness.action, timeout),
                     self.clock,
-                    self._fail_probe,
+                    self._fail_liveness,
                     initial=True,
                 )
             )

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -33,6 +33,7 @@ from localkube.client import (
     ApiClient,
     ApiError,
     Conflict,
+    EventRecorder,
     Informer,
     NotFound,
     cancel_and_wait,
@@ -124,6 +125,7 @@ class Kubelet:
         self._stopping = False
         self._runtime: Runtime | None = None
         self._node_uid = ""
+        self._events = EventRecorder(client, component="kubelet", host=config.node_name)
         self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -412,6 +414,12 @@ class Kubelet:
                 await asyncio.sleep(0.1 * 2**attempt)
                 continue
             entry.bound.set()
+            self._record(
+                entry.worker,
+                "Scheduled",
+                f"Successfully assigned {namespace}/{name} to {self._config.node_name}",
+                False,
+            )
             return
         await self._abandon(entry)
 
@@ -461,7 +469,7 @@ class Kubelet:
         if admission.PORTS_ANNOTATION not in annotations:
             pod = admission.unadmitted_port_env(pod, self._allocator.allocate)
         self._allocator.reserve(admission.pod_ports(pod))
-        worker = PodWorker(self._runtime, pod, self._status_changed)
+        worker = PodWorker(self._runtime, pod, self._status_changed, self._record)
         entry = PodEntry(worker)
         if bound:
             entry.bound.set()
@@ -470,6 +478,19 @@ class Kubelet:
         worker.start()
         entry.dirty.set()
         return entry
+
+    def _record(self, worker: PodWorker, reason: str, message: str, warning: bool) -> None:
+        """Post an Event about the pod in the background: never on the status hot path."""
+        if self._stopping and reason != "Killing":
+            return
+        body = {"kind": "Pod", "apiVersion": "v1", **worker.body}
+        kind: Literal["Normal", "Warning"] = "Warning" if warning else "Normal"
+        self._spawn(self._post_event(body, reason, message, kind), f"event {reason}")
+
+    async def _post_event(
+        self, body: dict[str, Any], reason: str, message: str, kind: Literal["Normal", "Warning"]
+    ) -> None:
+        await self._events.record(body, reason, message, type=kind)
 
     def _status_changed(self, worker: PodWorker) -> None:
         entry = self._pods.get(worker.identity.uid)

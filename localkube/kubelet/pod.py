@@ -36,7 +36,9 @@ class PodWorker:
         runtime: Runtime,
         body: dict[str, Any],
         on_change: Callable[[PodWorker], None],
+        record: Callable[[PodWorker, str, str, bool], None] | None = None,
     ) -> None:
+        self._record_event = record
         self.pod = spec.Pod.from_body(body)
         self.body = body
         self._runtime = runtime
@@ -57,6 +59,7 @@ class PodWorker:
                 self._changed,
                 resumed_restart_count(previous, str(container["name"]), "initContainerStatuses"),
                 restart_policy=init_policy,
+                record=self._record,
             )
             for container in init_bodies
         ]
@@ -68,6 +71,7 @@ class PodWorker:
                 self._changed,
                 resumed_restart_count(previous, str(container["name"])),
                 initial_reason="PodInitializing" if init_bodies else "ContainerCreating",
+                record=self._record,
             )
             for container in pod_spec.get("containers") or []
         ]
@@ -84,6 +88,10 @@ class PodWorker:
 
     def _changed(self) -> None:
         self._on_change(self)
+
+    def _record(self, reason: str, message: str, warning: bool) -> None:
+        if self._record_event is not None:
+            self._record_event(self, reason, message, warning)
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name=f"pod {self.identity.key}"))

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from localkube.client import MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
+from localkube.client import EVENTS, MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
 from localkube.kubelet import admission, clock, process
 from localkube.kubelet.kubelet import Kubelet, KubeletConfig, NodeTaken
 from localkube.server.runner import ThreadedApiServer
@@ -73,6 +73,11 @@ class Running:
         async with asyncio.timeout(seconds):
             while await self.client.get_or_none(PODS, name, "default") is not None:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
+
+
+async def event_reasons(client: ApiClient, name: str) -> list[str]:
+    events = await client.list(EVENTS, "default", field_selector=f"involvedObject.name={name}")
+    return [str(event["reason"]) for event in events["items"]]
 
 
 def pids_of(pod: Obj) -> set[int]:
@@ -170,6 +175,9 @@ async def test_killed_process_restarts_and_deleted_pod_is_gone(running: Running)
     assert last["exitCode"] == 137 and last["reason"] == "Error"
     (second_pid,) = pids_of(pod)
     assert second_pid != first_pid and not process.is_alive(first_pid)
+    async with asyncio.timeout(5):
+        while (await event_reasons(running.client, "crashy")).count("Started") < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     await client.delete(PODS, "crashy", "default")
     await running.gone("crashy")
     assert process.session_members(second_pid) == []
@@ -183,6 +191,10 @@ async def test_container_without_command_reports_why(running: Running) -> None:
     assert waiting["reason"] == "CreateContainerError"
     assert "has no command" in waiting["message"] and "nginx:1.27" in waiting["message"]
     assert pod["status"]["phase"] == "Pending"
+    async with asyncio.timeout(5):
+        while "Failed" not in await event_reasons(running.client, "nginx"):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    assert "Scheduled" in await event_reasons(running.client, "nginx")
     await running.client.delete(PODS, "nginx", "default")
     await running.gone("nginx")
 
