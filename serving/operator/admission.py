@@ -35,6 +35,10 @@ def validate(kind: str, body: Mapping[str, Any], old: Mapping[str, Any] | None, 
         # Metadata-only or status changes are never refused for rules a ConfigMap may have
         # tightened since the object was admitted (Knative skips spec checks likewise).
         return
+    if old is not None and kind == keys.REVISION:
+        # Compare like with like: a Revision stored while the webhook was away is undefaulted,
+        # and defaulting it now must not read as a change to an immutable spec.
+        old = DEFAULTERS[kind](old, cfg)
     errs = VALIDATORS[kind](body, cfg, old)
     if errs:
         raise Refused(f"validation failed: {errs}")

@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 import yaml
 
-from localkube.client import DEPLOYMENTS, EVENTS, SERVICES, ApiClient, ApiError, load_connection
+from localkube.client import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    EVENTS,
+    NAMESPACES,
+    SERVICES,
+    ApiClient,
+    ApiError,
+    load_connection,
+)
 from localkube.server.runner import ThreadedApiServer
 from serving.api.meta import get_condition
 from serving.operator.resources import CONFIGURATIONS, INGRESSES, KSERVICES, PODAUTOSCALERS, REVISIONS, ROUTES
@@ -48,6 +57,7 @@ async def _get(client: ApiClient, resource: Any, name: str) -> dict[str, Any] | 
 
 async def _play_the_other_components(client: ApiClient, revision: str, route: str) -> None:
     """Report the Deployment available, the PodAutoscaler active and the KIngress served."""
+    await eventually(lambda: _get(client, DEPLOYMENTS, f"{revision}-deployment"), what="the Deployment")
     await client.patch(
         DEPLOYMENTS,
         f"{revision}-deployment",
@@ -255,3 +265,33 @@ async def test_deleting_the_service_removes_everything_it_owned(apiserver: Threa
             return await _get(client, SERVICES, "hello-00001") is None
 
         await eventually(all_gone, what="the owned objects to be collected")
+
+
+async def test_configmap_changes_reach_existing_routes(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        await client.create(KSERVICES, HELLO, "default")
+        await _play_the_other_components(client, "hello-00001", "hello")
+
+        async def url_is(want: str) -> bool:
+            route = await _get(client, ROUTES, "hello")
+            return bool((route or {}).get("status", {}).get("url") == want)
+
+        await eventually(
+            lambda: url_is("http://hello.default.svc.cluster.local"), what="the cluster-local URL"
+        )
+        await client.create(NAMESPACES, {"metadata": {"name": "kwake-system"}})
+        config_domain = {
+            "metadata": {"name": "config-domain", "namespace": "kwake-system"},
+            "data": {"localhost": ""},
+        }
+        await client.create(CONFIGMAPS, config_domain, "kwake-system")
+        await eventually(lambda: url_is("http://hello.default.localhost"), what="the URL from config-domain")
+        ingress = await client.get(INGRESSES, "hello", "default")
+        hosts = {h for rule in ingress["spec"]["rules"] for h in rule["hosts"]}
+        assert "hello.default.localhost" in hosts
+        # A bad value is refused and the previous configuration kept.
+        await client.patch(
+            CONFIGMAPS, "config-domain", {"data": {"x.com": "selector: [oops"}}, "kwake-system"
+        )
+        await client.patch(KSERVICES, "hello", {"metadata": {"labels": {"touch": "1"}}}, "default")
+        await eventually(lambda: url_is("http://hello.default.localhost"), what="the URL unchanged")
