@@ -12,7 +12,6 @@ Prints p50/p95/max seconds from create to ksvc Ready, and operator CPU seconds p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import statistics
 import sys
@@ -26,9 +25,9 @@ from localkube.controllers import run_controllers
 from localkube.kubelet import run_kubelet
 from localkube.server.runner import ThreadedApiServer
 from serving.api.meta import get_condition
-from serving.operator.resources import INGRESSES, KSERVICES
+from serving.operator.resources import KSERVICES
 
-from .operator_harness import eventually, install_crds
+from .operator_harness import eventually, install_crds, serve_ingresses
 
 APP = (
     "import http.server,os\n"
@@ -65,28 +64,6 @@ def _service(name: str, ns: str) -> dict[str, Any]:
             }
         },
     }
-
-
-async def _fake_gateway(client: ApiClient, stop: asyncio.Event) -> None:
-    """Mark every KIngress Ready for its current generation, as the gateway would."""
-    while not stop.is_set():
-        for ing in (await client.list(INGRESSES))["items"]:
-            gen = ing["metadata"].get("generation")
-            if (ing.get("status") or {}).get("observedGeneration") == gen:
-                continue
-            status = {
-                "observedGeneration": gen,
-                "conditions": [
-                    {"type": t, "status": "True"} for t in ("LoadBalancerReady", "NetworkConfigured", "Ready")
-                ],
-            }
-            with contextlib.suppress(Exception):
-                meta = ing["metadata"]
-                await client.patch(
-                    INGRESSES, meta["name"], {"status": status}, meta["namespace"], subresource="status"
-                )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.1)
 
 
 async def _round(client: ApiClient, n: int, operator_pid: int) -> Result:
@@ -129,7 +106,7 @@ async def main(counts: list[int]) -> list[Result]:
                 tasks = [
                     asyncio.create_task(run_controllers(client, stop), name="controllers"),
                     asyncio.create_task(run_kubelet(client, Path(tmp) / "kubelet", stop), name="kubelet"),
-                    asyncio.create_task(_fake_gateway(client, stop), name="fake-gateway"),
+                    asyncio.create_task(serve_ingresses(client, stop), name="fake-gateway"),
                 ]
                 argv = ["-m", "serving.cli.main", "operator", "--kubeconfig", str(server.kubeconfig)]
                 operator = await asyncio.create_subprocess_exec(

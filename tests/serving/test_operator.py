@@ -28,7 +28,7 @@ from serving.api.meta import get_condition
 from serving.operator.resources import CONFIGURATIONS, INGRESSES, KSERVICES, PODAUTOSCALERS, REVISIONS, ROUTES
 
 from ..conftest import Kubectl
-from .operator_harness import eventually, running_operator
+from .operator_harness import eventually, running_operator, serve_ingresses
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -295,3 +295,40 @@ async def test_configmap_changes_reach_existing_routes(apiserver: ThreadedApiSer
         )
         await client.patch(KSERVICES, "hello", {"metadata": {"labels": {"touch": "1"}}}, "default")
         await eventually(lambda: url_is("http://hello.default.localhost"), what="the URL unchanged")
+
+
+async def test_gradual_rollout_moves_traffic_in_steps(apiserver: ThreadedApiServer) -> None:
+    body = {
+        **HELLO,
+        "metadata": {**HELLO["metadata"], "annotations": {"serving.knative.dev/rollout-duration": "3s"}},
+    }
+    async with running_operator(apiserver.kubeconfig) as client:
+        stop = asyncio.Event()
+        gateway = asyncio.create_task(serve_ingresses(client, stop), name="stand-in-gateway")
+        try:
+            await client.create(KSERVICES, body, "default")
+            await _play_the_other_components(client, "hello-00001", "hello")
+            await client.patch(
+                KSERVICES, "hello", {"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}, "default"
+            )
+            await _play_the_other_components(client, "hello-00002", "hello")
+            shares: list[dict[str, int]] = []
+
+            async def done() -> bool:
+                ing = await client.get(INGRESSES, "hello", "default")
+                splits = ing["spec"]["rules"][0]["http"]["paths"][0]["splits"]
+                seen = {s["serviceName"]: s["percent"] for s in splits}
+                if not shares or shares[-1] != seen:
+                    shares.append(seen)
+                return seen == {"hello-00002": 100}
+
+            await eventually(done, within=30, what="the rollout to finish")
+        finally:
+            stop.set()
+            await gateway
+    assert shares[0] == {"hello-00001": 100}
+    assert {"hello-00001": 99, "hello-00002": 1} in shares
+    middle = [s for s in shares if len(s) == 2]
+    # 1%, then steps sized from how long the first 1% took (Knative's rule), then 100%.
+    assert len(middle) >= 2, shares
+    assert [s["hello-00002"] for s in middle] == sorted(s["hello-00002"] for s in middle)
