@@ -22,6 +22,7 @@ from localkube.kubelet.runtime import Runtime, cancel_all, within
 log = logging.getLogger(__name__)
 
 CONFIG_RETRY_SECONDS = 2.0
+POST_START_LIMIT_SECONDS = 120.0
 POD_HOST = "127.0.0.1"
 
 # (reason, message, warning): the kubelet turns these into core v1 Events about the pod.
@@ -91,6 +92,7 @@ class ContainerRunner:
         self.pid: int | None = None
         self.exit_code: int | None = None
         self._failed_probe = ""
+        self._started_wall = ""
 
     @property
     def clock(self) -> clocks.Clock:
@@ -220,9 +222,9 @@ class ContainerRunner:
         self.container_id = f"process://{proc.pid}"
         self.exit_code = None
         self._kill.clear()
-        self.state = {"running": {"startedAt": started_wall}}
-        self._changed()
-        self._record("Started", f"Started container {self.container.name}", False)
+        self._started_wall = started_wall
+        if self.container.post_start is None:
+            self._mark_running()
         try:
             returncode = await self._supervise(proc, env)
         finally:
@@ -244,6 +246,11 @@ class ContainerRunner:
         self._changed()
         return code, started_at, self.clock.monotonic()
 
+    def _mark_running(self) -> None:
+        self.state = {"running": {"startedAt": self._started_wall}}
+        self._changed()
+        self._record("Started", f"Started container {self.container.name}", False)
+
     async def _supervise(self, proc: asyncio.subprocess.Process, env: dict[str, str]) -> int:
         actions = probes.ActionRunner(self.container, POD_HOST, env, self._runtime.http)
         prober = asyncio.create_task(self._probe(actions), name=f"probes {self.container.name}")
@@ -264,7 +271,7 @@ class ContainerRunner:
         log.info("container %s of %s failed its probe; restarting", self.container.name, self._pod.identity)
         self._record(
             "Killing",
-            f"Container {self.container.name} failed {self._failed_probe} probe, will be restarted",
+            f"Container {self.container.name} failed {self._failed_probe}, will be restarted",
             False,
         )
         return await process.terminate(proc, self._grace, self.clock)
@@ -294,18 +301,29 @@ class ContainerRunner:
 
     def _fail_startup(self, ok: bool) -> None:
         if not ok:
-            self._failed_probe = "startup"
+            self._failed_probe = "startup probe"
             self._record("Unhealthy", "Startup probe failed", True)
             self._kill.set()
 
     def _fail_liveness(self, ok: bool) -> None:
         if not ok:
-            self._failed_probe = "liveness"
+            self._failed_probe = "liveness probe"
             self._record("Unhealthy", "Liveness probe failed", True)
             self._kill.set()
 
     async def _probe(self, actions: probes.ActionRunner) -> None:
         container = self.container
+        if container.post_start is not None:
+            # Like kubelet, the container is reported running only once its postStart hook
+            # returned; a failed hook kills it (and the restart policy decides what follows).
+            if not await actions.check(container.post_start, POST_START_LIMIT_SECONDS):
+                self._failed_probe = "postStart hook"
+                self._record(
+                    "FailedPostStartHook", f"PostStartHook of container {container.name} failed", True
+                )
+                self._kill.set()
+                return
+            self._mark_running()
         if container.startup is not None:
             startup = container.startup
             await probes.probe_loop(

@@ -104,11 +104,13 @@ class Container:
     liveness: Probe | None
     startup: Probe | None
     pre_stop: Action | None
+    post_start: Action | None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Container:
         lifecycle = body.get("lifecycle") or {}
         pre_stop = lifecycle.get("preStop")
+        post_start = lifecycle.get("postStart")
         return cls(
             name=str(body["name"]),
             image=str(body.get("image") or ""),
@@ -125,6 +127,7 @@ class Container:
             liveness=Probe.from_body(body.get("livenessProbe")),
             startup=Probe.from_body(body.get("startupProbe")),
             pre_stop=action_from_body(pre_stop) if pre_stop else None,
+            post_start=action_from_body(post_start) if post_start else None,
         )
 
     def resolve_port(self, port: int | str) -> int | None:

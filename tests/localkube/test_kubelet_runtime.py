@@ -71,7 +71,7 @@ class Harness:
         worker.start()
         return worker
 
-    async def until(self, predicate: Callable[[], bool], seconds: float = 10.0) -> None:
+    async def until(self, predicate: Callable[[], bool], seconds: float = 20.0) -> None:
         """Wait until predicate holds: checked on every status change, and every 20 ms for
         conditions outside the kubelet (files the processes write)."""
         async with asyncio.timeout(seconds):
@@ -444,7 +444,7 @@ async def test_init_containers_run_in_order_before_the_app(harness: Harness, tmp
     assert initialized["message"] == "containers with incomplete status: [second]"
     assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
     gate.touch()
-    await harness.until(lambda: worker.ready)
+    await harness.until(lambda: worker.ready and trail.read_text().endswith("app\n"))
     assert trail.read_text() == "first\nsecond\napp\n"
     status = worker.status()
     assert [c["state"]["terminated"]["reason"] for c in status["initContainerStatuses"]] == ["Completed"] * 2
@@ -459,3 +459,23 @@ async def test_failed_init_container_fails_a_never_pod(harness: Harness) -> None
     assert status["phase"] == "Failed"
     assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
     assert worker.runners[0].pid is None  # the app never started
+
+
+async def test_post_start_hook_gates_running_and_a_failed_one_kills(harness: Harness, tmp_path: Path) -> None:
+    done = tmp_path / "post-start-done"
+    hook = {"exec": {"command": ["sh", "-c", f"sleep 0.2; touch {done}"]}}
+    worker = harness.start("hooked", [sh("exec sleep 30") | {"lifecycle": {"postStart": hook}}])
+    runner = worker.runners[0]
+    await harness.until(lambda: runner.pid is not None)
+    assert not done.exists()
+    assert runner.state == {"waiting": {"reason": "ContainerCreating"}}  # the hook still runs
+    await harness.until(lambda: worker.ready)
+    assert done.exists() and "running" in runner.state
+
+    failing = {"exec": {"command": ["false"]}}
+    broken = harness.start(
+        "broken-hook", [sh("exec sleep 30") | {"lifecycle": {"postStart": failing}}], restartPolicy="Never"
+    )
+    await harness.until(lambda: broken.finished)
+    assert state_of(broken)["terminated"]["reason"] == "Error"
+    assert broken.status()["phase"] == "Failed"
