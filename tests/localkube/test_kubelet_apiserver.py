@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -55,7 +56,7 @@ def app_pod(name: str, **spec: Any) -> Obj:
 @dataclass
 class Running:
     client: ApiClient
-    kubelet: Kubelet
+    kubelet: Kubelet | None
     state_dir: Path
     pids: set[int]
 
@@ -160,6 +161,7 @@ async def test_pods_get_their_own_port_and_become_ready(running: Running) -> Non
     assert await get_text(ports[0]) == f"web-a {ports[0]}"
     assert await get_text(ports[1]) == f"web-b {ports[1]}"
     node = await client.get(NODES, "localkube")
+    assert running.kubelet is not None
     assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == running.kubelet.port
     assert {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"] == "True"
 
@@ -336,3 +338,30 @@ async def test_a_second_kubelet_for_the_same_node_refuses_to_start(running: Runn
     assert await running.client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is not None
     await running.client.create(PODS, app_pod("after"), "default")
     await running.until("after", ready)
+
+
+@pytest.mark.slow
+async def test_kwake_kubelet_command_runs_pods_and_stops_them_on_sigterm(
+    apiserver: ThreadedApiServer, tmp_path: Path
+) -> None:
+    argv = [sys.executable, "-m", "serving.cli.main", "kubelet", "--kubeconfig", str(apiserver.kubeconfig)]
+    argv += ["--state-dir", str(tmp_path / "kubelet"), "--log-level", "WARNING"]
+    command = await asyncio.create_subprocess_exec(*argv)
+    try:
+        async with ApiClient(load_connection(apiserver.kubeconfig, environ={})) as client:
+            state = Running(client, None, tmp_path / "kubelet", set())
+            async with asyncio.timeout(30):
+                while await client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            await client.create(PODS, app_pod("via-cli"), "default")
+            pod = await state.until("via-cli", ready, seconds=30)
+            assert pod["spec"]["containers"][0]["ports"][0]["containerPort"] != 8080
+            command.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(command.wait(), 30) == 0
+            assert [pid for pid in state.pids if process.session_members(pid)] == []
+            # Run alone against a foreign server, it cleans up its webhook on the way out.
+            assert await client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is None
+    finally:
+        if command.returncode is None:
+            command.kill()
+            await command.wait()
