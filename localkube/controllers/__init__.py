@@ -39,9 +39,11 @@ async def run_controllers(
     services = Informer(client, SERVICES, name="controllers:services")
     endpoints = Informer(client, ENDPOINTS, name="controllers:endpoints")
     informers = [pods, deployments, services, endpoints]
+    # Endpoints first: its pod handlers then run first, so a pod turning Ready reaches
+    # Endpoints (the latency that matters) before the Deployment's status is updated.
     controllers: list[DeploymentController | EndpointsController] = [
-        DeploymentController(client, deployments, pods, workers=workers, clock=clock or utc_now),
         EndpointsController(client, services, pods, endpoints, workers=workers),
+        DeploymentController(client, deployments, pods, workers=workers, clock=clock or utc_now),
     ]
     for informer in informers:
         informer.start()

@@ -23,6 +23,7 @@ from localkube.client import (
     PODS,
     AlreadyExists,
     ApiClient,
+    ApiError,
     EventRecorder,
     Informer,
     NotFound,
@@ -56,6 +57,11 @@ def owner_deployment_key(pod: Mapping[str, Any]) -> str | None:
     ):
         return None
     return f"{podutil.meta(pod).get('namespace')}/{ref.get('name')}"
+
+
+def _is_refusal(error: BaseException) -> bool:
+    """An error the API answered (kube's ReplicaFailure/FailedCreate shows any such error)."""
+    return isinstance(error, ApiError)
 
 
 class _Expectations:
@@ -197,15 +203,24 @@ class DeploymentController:
         if not actions.empty:
             created, deleted, errors = await self._apply(key, actions.creates, actions.deletes)
             pods = self._expectations.overlay(key, self.owned_pods(deployment), time.monotonic())
-        result = compute_status(deployment, pods, now)
+        refused = next((e for e in errors if _is_refusal(e)), None)
+        failure = str(refused.message) if isinstance(refused, ApiError) else None
+        result = compute_status(deployment, pods, now, create_failure=failure)
         # Status first-class, events alongside: neither waits for the other.
         await asyncio.gather(
             self._write_status(deployment, result.status),
             self._record_scaling(deployment, pods, created, deleted),
+            self._record_failure(deployment, failure),
         )
         if errors:
             raise errors[0]
         return result.requeue_after
+
+    async def _record_failure(self, deployment: Obj, failure: str | None) -> None:
+        if failure is not None:
+            await self._recorder.record(
+                deployment, "FailedCreate", f"Error creating: {failure}", type="Warning"
+            )
 
     async def _write_status(self, deployment: Obj, status: Obj) -> None:
         patch = status_patch(deployment.get("status") or {}, status)

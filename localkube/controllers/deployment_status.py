@@ -10,6 +10,7 @@ Conditions follow kube's `syncRolloutStatus`:
   True/ReplicaSetUpdated whenever the rollout makes progress (lastUpdateTime = now);
   True/NewReplicaSetAvailable once complete; False/ProgressDeadlineExceeded when no progress
   was made for progressDeadlineSeconds.
+- ReplicaFailure: True/FailedCreate while the API refuses to create the pods.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ NEW_RS_CREATED = "NewReplicaSetCreated"
 RS_UPDATED = "ReplicaSetUpdated"
 NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
 TIMED_OUT = "ProgressDeadlineExceeded"
+REPLICA_FAILURE = "ReplicaFailure"
+FAILED_CREATE = "FailedCreate"
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,17 @@ def _set(conditions: dict[str, Obj], new: Obj) -> None:
 
 
 def compute_status(
-    deployment: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], now: datetime.datetime
+    deployment: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    now: datetime.datetime,
+    *,
+    create_failure: str | None = None,
 ) -> StatusResult:
-    """The Deployment's status from its own pods (the ones it controls), at `now`."""
+    """The Deployment's status from its own pods (the ones it controls), at `now`.
+
+    `create_failure` is the API's message when creating a pod failed in this pass: it becomes
+    the ReplicaFailure/FailedCreate condition (which Knative reads), dropped once creates work.
+    """
     spec = DeploymentSpec.from_body(deployment)
     old_status: Mapping[str, Any] = deployment.get("status") or {}
     active = [p for p in pods if podutil.is_active(p)]
@@ -124,9 +135,18 @@ def compute_status(
                 previous.get(AVAILABLE),
             ),
         )
+    if create_failure is not None:
+        _set(
+            conditions,
+            _condition(
+                REPLICA_FAILURE, "True", FAILED_CREATE, create_failure, now, previous.get(REPLICA_FAILURE)
+            ),
+        )
+    else:
+        conditions.pop(REPLICA_FAILURE, None)
     requeue = _progressing(spec, old_status, counts, conditions, previous, now)
     requeue = _earliest(requeue, _next_available(spec, active, now))
-    order = [AVAILABLE, PROGRESSING]
+    order = [AVAILABLE, PROGRESSING, REPLICA_FAILURE]
     ordered = [conditions[t] for t in order if t in conditions]
     ordered += [c for t, c in conditions.items() if t not in order]
     if ordered:

@@ -21,6 +21,7 @@ from localkube.client import (
     DEPLOYMENTS,
     ENDPOINTS,
     EVENTS,
+    MUTATING_WEBHOOKS,
     PODS,
     SERVICES,
     ApiClient,
@@ -345,3 +346,28 @@ async def test_scale_from_zero_reaches_endpoints(cluster: Cluster) -> None:
     print(f"\nscale->pod seen {1000 * (created - started):.1f} ms;", end=" ")
     print(f"ready->endpoints {1000 * (listed - readied):.1f} ms")
     assert listed - started < 5.0
+
+
+async def test_pods_the_api_refuses_show_as_replica_failure(cluster: Cluster) -> None:
+    # A webhook that cannot be reached, with failurePolicy Fail, for pods labelled app=bad only:
+    # the API server then refuses every such pod, as a cluster would.
+    hook = {
+        "name": "refuse.example.com",
+        "clientConfig": {"url": "https://127.0.0.1:1/refuse"},
+        "rules": [
+            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+        ],
+        "objectSelector": {"matchLabels": {"app": "bad"}},
+        "failurePolicy": "Fail",
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+        "timeoutSeconds": 1,
+    }
+    await cluster.client.create(MUTATING_WEBHOOKS, {"metadata": {"name": "refuse"}, "webhooks": [hook]})
+    await cluster.client.create(DEPLOYMENTS, deployment("bad", 1))
+    dep = await cluster.deployments.until(lambda d: bool(d) and "ReplicaFailure" in conditions(d[0]))
+    assert conditions(dep[0])["ReplicaFailure"] == ("True", "FailedCreate")
+    await cluster.client.delete(MUTATING_WEBHOOKS, "refuse")
+    await cluster.client.patch(DEPLOYMENTS, "bad", {"metadata": {"annotations": {"retry": "now"}}})
+    await cluster.pods.until(lambda items: len(live(items, "bad")) == 1)
+    dep = await cluster.deployments.until(lambda d: "ReplicaFailure" not in conditions(d[0]))

@@ -390,3 +390,12 @@ def test_endpoints_patch_writes_only_differences() -> None:
         "subsets": [],
         "metadata": {"labels": {"stale": None, "team": "a"}},
     }
+
+
+def test_a_refused_create_is_a_replica_failure_until_creates_work() -> None:
+    dep = deployment(1)
+    failed = compute_status(dep, [], NOW, create_failure='pods "web-x-" is forbidden: quota').status
+    assert conditions(failed)["ReplicaFailure"] == ("True", "FailedCreate")
+    assert failed["conditions"][2]["message"] == 'pods "web-x-" is forbidden: quota'
+    dep["status"] = failed
+    assert "ReplicaFailure" not in conditions(compute_status(dep, [pod("a", dep)], NOW).status)
