@@ -11,7 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
-from localkube.client import AlreadyExists, NotFound
+from localkube.client import AlreadyExists, ApiError, NotFound
 from serving.api import keys
 from serving.api.lifecycle import configuration as lifecycle
 from serving.api.types import Configuration, Revision
@@ -53,14 +53,17 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     if latest is None:
         try:
             created = await ctx.client.create(REVISIONS, make_revision(config, now), namespace)
-        except AlreadyExists:
-            # Someone else's object has the name we need (a BYO name taken, or a leftover).
-            message = f'revision "{latest_name}" already exists and is not owned by this Configuration'
+        except ApiError as e:
+            if not isinstance(e, AlreadyExists) and e.status not in (400, 403, 422):
+                raise
+            # Refused by the API (an invalid template), or the name belongs to someone else.
+            message = e.message
+            if isinstance(e, AlreadyExists):
+                message = f'revision "{latest_name}" already exists and is not owned by this Configuration'
             status = lifecycle.mark_revision_creation_failed(status, message, now)
             await ctx.event(body, "CreationFailed", f"Failed to create Revision: {message}", "Warning")
-            await ctx.write_status(
-                CONFIGURATIONS, body, {**status, "observedGeneration": config.meta.generation}
-            )
+            status["observedGeneration"] = config.meta.generation
+            await ctx.write_status(CONFIGURATIONS, body, status)
             return None
         latest = Revision.from_body(created)
         ours.append(latest)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from localkube.client import ApiError
+from localkube.client.resources import Resource
 from serving.api.lifecycle import service as lifecycle
 from serving.api.meta import get_condition
 from serving.api.types import Service
-from serving.operator.children import ensure
+from serving.operator.children import Ensured, ensure
 from serving.operator.context import OperatorContext
 from serving.operator.resources import CONFIGURATIONS, KSERVICES, ROUTES
 from serving.reconciler.service.resources.configuration import make_configuration
@@ -25,8 +27,13 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     now = ctx.clock()
     status = lifecycle.initialize(body.get("status"), now)
 
-    config = await ensure(ctx.client, CONFIGURATIONS, make_configuration(svc), svc.meta.uid)
-    if not config.owned:
+    config = await _ensure_or_refused(ctx, CONFIGURATIONS, make_configuration(svc), svc.meta.uid)
+    if isinstance(config, ApiError):
+        status = lifecycle.mark_configuration_creation_failed(status, config.message, now)
+        await ctx.event(
+            body, "CreationFailed", f"Failed to create Configuration {name!r}: {config.message}", "Warning"
+        )
+    elif not config.owned:
         status = lifecycle.mark_configuration_not_owned(status, name, now)
         await ctx.event(
             body,
@@ -45,8 +52,13 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
             now,
         )
 
-    route = await ensure(ctx.client, ROUTES, make_route(svc), svc.meta.uid)
-    if not route.owned:
+    route = await _ensure_or_refused(ctx, ROUTES, make_route(svc), svc.meta.uid)
+    if isinstance(route, ApiError):
+        status = lifecycle.mark_route_creation_failed(status, route.message, now)
+        await ctx.event(
+            body, "CreationFailed", f"Failed to create Route {name!r}: {route.message}", "Warning"
+        )
+    elif not route.owned:
         status = lifecycle.mark_route_not_owned(status, name, now)
         await ctx.event(
             body, "InternalError", f'There is an existing Route "{name}" that we do not own.', "Warning"
@@ -57,12 +69,25 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
         status = _propagate(
             status, route.live, lifecycle.propagate_route_status, lifecycle.mark_route_not_reconciled, now
         )
-        if config.owned and _traffic_not_migrated(svc, status):
+        if _traffic_not_migrated(svc, status):
             status = lifecycle.mark_route_not_yet_ready(status, now)
 
     status["observedGeneration"] = svc.meta.generation
     await ctx.write_status(KSERVICES, body, status)
     return None
+
+
+async def _ensure_or_refused(
+    ctx: OperatorContext, resource: Resource, desired: dict[str, Any], owner_uid: str
+) -> Ensured | ApiError:
+    """ensure(), with a refusal by the API (admission, validation) returned rather than raised:
+    retrying cannot help until the user changes the Service, so it belongs in its status."""
+    try:
+        return await ensure(ctx.client, resource, desired, owner_uid)
+    except ApiError as e:
+        if e.status in (400, 403, 422):
+            return e
+        raise
 
 
 def _propagate(

@@ -332,3 +332,21 @@ async def test_gradual_rollout_moves_traffic_in_steps(apiserver: ThreadedApiServ
     # 1%, then steps sized from how long the first 1% took (Knative's rule), then 100%.
     assert len(middle) >= 2, shares
     assert [s["hello-00002"] for s in middle] == sorted(s["hello-00002"] for s in middle)
+
+
+async def test_an_invalid_service_stored_behind_its_back_gets_a_reason(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig, webhooks=False) as client:
+        pass  # installs the CRDs; no webhooks are left behind
+    async with ApiClient(load_connection(str(apiserver.kubeconfig))) as client:
+        bad = {**HELLO, "spec": {"template": {"spec": {"containers": []}}}}
+        await client.create(KSERVICES, bad, "default")
+    async with running_operator(apiserver.kubeconfig, install=False) as client:
+
+        async def failed() -> dict[str, Any] | None:
+            svc = await _get(client, KSERVICES, "hello")
+            return svc if _ready(svc) == "False" else None
+
+        svc = await eventually(failed, what="ksvc/hello Ready=False")
+        cond = get_condition(svc["status"], "ConfigurationsReady")
+        assert cond is not None and cond.status == "False"
+        assert "missing field(s): spec.template.spec.containers" in cond.message, cond

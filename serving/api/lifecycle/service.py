@@ -94,3 +94,20 @@ def mark_revision_name_taken(status: Status, name: str, now: float) -> dict[str,
     return CONDITIONS.mark_false(
         status, CONFIGURATIONS_READY, "RevisionNameTaken", f'The revision name "{name}" is taken', now
     )
+
+
+def mark_configuration_creation_failed(status: Status, message: str, now: float) -> dict[str, Any]:
+    """The Configuration could not be written (the API refused it): say why, do not retry blindly."""
+    return CONDITIONS.mark_false(
+        status,
+        CONFIGURATIONS_READY,
+        "CreationFailed",
+        f"Failed to create or update Configuration: {message}",
+        now,
+    )
+
+
+def mark_route_creation_failed(status: Status, message: str, now: float) -> dict[str, Any]:
+    return CONDITIONS.mark_false(
+        status, ROUTES_READY, "CreationFailed", f"Failed to create or update Route: {message}", now
+    )
