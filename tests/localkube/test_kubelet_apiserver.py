@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from localkube.client import EVENTS, MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
+from localkube.client import EVENTS, LEASES, MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
 from localkube.kubelet import admission, clock, process
 from localkube.kubelet.kubelet import Kubelet, KubeletConfig, NodeTaken
 from localkube.server.runner import ThreadedApiServer
@@ -160,6 +160,8 @@ async def test_pods_get_their_own_port_and_become_ready(running: Running) -> Non
     assert ports[0] != ports[1]
     assert await get_text(ports[0]) == f"web-a {ports[0]}"
     assert await get_text(ports[1]) == f"web-b {ports[1]}"
+    lease = await client.get(LEASES, "localkube", "kube-node-lease")
+    assert lease["spec"]["holderIdentity"] == "localkube" and lease["spec"]["renewTime"]
     node = await client.get(NODES, "localkube")
     assert running.kubelet is not None
     assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == running.kubelet.port
@@ -227,6 +229,24 @@ async def test_logs_through_the_api_server(running: Running) -> None:
         assert await read({"tailLines": "1"}) == (200, "line 3\n")
         status, text = await read({"previous": "true"})
         assert status == 400 and "previous terminated container" in text
+
+        # follow streams until the container ends.
+        script = "echo a; sleep 0.6; echo b"
+        body = {
+            "metadata": {"name": "brief"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "sh", "command": ["sh", "-c", script]}],
+            },
+        }
+        await client.create(PODS, body, "default")
+        await running.until("brief", lambda p: "running" in str(container_status(p).get("state")))
+        url = client.connection.server + "/api/v1/namespaces/default/pods/brief/log"
+        async with (
+            asyncio.timeout(10),
+            session.get(url, params={"follow": "true"}, headers=headers) as response,
+        ):
+            assert await response.text() == "a\nb\n"
 
 
 async def test_deleting_runs_pre_stop_then_sigterm_and_finalizes(running: Running, tmp_path: Path) -> None:

@@ -479,3 +479,37 @@ async def test_post_start_hook_gates_running_and_a_failed_one_kills(harness: Har
     await harness.until(lambda: broken.finished)
     assert state_of(broken)["terminated"]["reason"] == "Error"
     assert broken.status()["phase"] == "Failed"
+
+
+DRAIN_APP = """
+import os, sys, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/drain":
+            open(sys.argv[1], "w").write(self.headers.get("X-Why", ""))
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+
+async def test_http_pre_stop_hook_is_called_before_sigterm(harness: Harness, tmp_path: Path) -> None:
+    port = free_port()
+    drained = tmp_path / "drained"
+    hook = {"httpGet": {"path": "/drain", "port": "http", "httpHeaders": [{"name": "X-Why", "value": "bye"}]}}
+    container = {
+        "name": "app",
+        "image": "python",
+        "command": [sys.executable, "-c", DRAIN_APP, str(drained)],
+        "env": [{"name": "PORT", "value": str(port)}],
+        "ports": [{"name": "http", "containerPort": port}],
+        "readinessProbe": {"tcpSocket": {"port": "http"}},
+        "lifecycle": {"preStop": hook},
+    }
+    worker = harness.start("drainer", [container])
+    await harness.until(lambda: worker.ready)
+    await worker.stop(grace=30)
+    assert drained.read_text() == "bye"
+    assert state_of(worker)["terminated"]["exitCode"] == 143  # then SIGTERM ended it
