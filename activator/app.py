@@ -88,7 +88,9 @@ class GatewayApp:
         )
         self._proxy.session = self._session
         if config.upstream_client == "pool":
-            self._pool = UpstreamPool(config.connect_timeout_s, config.upstream_idle_timeout_s)
+            self._pool = UpstreamPool(
+                config.connect_timeout_s, config.upstream_idle_timeout_s, config.max_connections_per_pod
+            )
             self._proxy.pool = self._pool
             self._tasks.spawn(_sweep(self._pool, config.upstream_idle_timeout_s / 2), name="upstream sweeper")
         sink = self._sink_factory(self._session) if self._sink_factory else NullStatsSink()

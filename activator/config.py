@@ -43,3 +43,6 @@ class GatewayConfig:
     upstream_client: str = "pool"
     # Idle upstream connections are closed after this long.
     upstream_idle_timeout_s: float = 30.0
+    # Open connections per pod; requests beyond wait for one (a release of 10 000 queued
+    # requests must not open 10 000 sockets to one pod at once).
+    max_connections_per_pod: int = 1000

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from activator import http1
 from activator.backends import PodAddress
@@ -34,8 +35,9 @@ class _StaleConnectionError(UpstreamError):
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, pod: PodAddress) -> None:
+    def __init__(self, pod: PodAddress, on_lost: Callable[[_Connection], None]) -> None:
         self.pod = pod
+        self._on_lost: Callable[[_Connection], None] | None = on_lost
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -65,6 +67,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost(self)
         if self._head_waiter is not None and not self._head_waiter.done():
             kind = UpstreamError if self._got_bytes else _StaleConnectionError
             self._head_waiter.set_exception(kind(f"{self.pod} closed the connection: {exc or 'EOF'}"))
@@ -265,10 +270,20 @@ class UpstreamResponse:
 
 
 class UpstreamPool:
-    def __init__(self, connect_timeout_s: float = 5.0, idle_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        connect_timeout_s: float = 5.0,
+        idle_timeout_s: float = 30.0,
+        max_connections_per_pod: int = 1000,
+    ) -> None:
         self._connect_timeout = connect_timeout_s
         self._idle_timeout = idle_timeout_s
+        # Bounds file descriptors and spares a pod a SYN flood when thousands of queued requests
+        # are released at once; further requests wait for a connection, oldest first.
+        self._max_per_pod = max_connections_per_pod
         self._idle: dict[PodAddress, list[_Connection]] = {}
+        self._open: dict[PodAddress, int] = {}
+        self._waiters: dict[PodAddress, collections.deque[asyncio.Future[_Connection | None]]] = {}
         self._closed = False
 
     async def request(
@@ -318,21 +333,76 @@ class UpstreamPool:
         raise AssertionError("unreachable")
 
     async def _acquire(self, pod: PodAddress) -> tuple[_Connection, bool]:
-        idle = self._idle.get(pod)
-        now = time.monotonic()
-        while idle:
-            connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < self._idle_timeout:
-                return connection, True
-            connection.abort()
+        while True:
+            idle = self._idle.get(pod)
+            now = time.monotonic()
+            while idle:
+                connection = idle.pop()
+                if not connection.closed and now - connection.idle_since < self._idle_timeout:
+                    return connection, True
+                connection.abort()
+            if self._open.get(pod, 0) < self._max_per_pod:
+                return await self._connect(pod), False
+            handed = await self._wait_for_connection(pod)
+            if handed is not None:
+                return handed, True
+            # A connection closed and freed a slot: go round and open one.
+
+    async def _connect(self, pod: PodAddress) -> _Connection:
+        self._open[pod] = self._open.get(pod, 0) + 1
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self._connect_timeout):
-            _, protocol = await loop.create_connection(lambda: _Connection(pod), pod.ip, pod.port)
-        return protocol, False
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, protocol = await loop.create_connection(
+                    lambda: _Connection(pod, self._lost), pod.ip, pod.port
+                )
+        except BaseException:
+            self._free_slot(pod)
+            raise
+        return protocol
+
+    async def _wait_for_connection(self, pod: PodAddress) -> _Connection | None:
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(pod, collections.deque()).append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                handed = waiter.result()
+                if handed is not None:
+                    self.put_back(handed)
+                else:
+                    self._wake_one(pod, None)
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters[pod].remove(waiter)
+            raise
+
+    def _wake_one(self, pod: PodAddress, connection: _Connection | None) -> bool:
+        waiters = self._waiters.get(pod)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return True
+        return False
+
+    def _lost(self, connection: _Connection) -> None:
+        self._free_slot(connection.pod)
+
+    def _free_slot(self, pod: PodAddress) -> None:
+        left = self._open.get(pod, 1) - 1
+        if left > 0:
+            self._open[pod] = left
+        else:
+            self._open.pop(pod, None)
+        self._wake_one(pod, None)
 
     def put_back(self, connection: _Connection) -> None:
         if self._closed:
             connection.abort()
+            return
+        if self._wake_one(connection.pod, connection):
             return
         connection.idle_since = time.monotonic()
         self._idle.setdefault(connection.pod, []).append(connection)

@@ -188,3 +188,41 @@ async def test_idle_connections_are_swept(raw_server: Callable[[Serve], Awaitabl
         assert pool.sweep() == 1 and pool.idle_connections() == 0
     finally:
         pool.close()
+
+
+async def test_connections_per_pod_are_capped_and_waiters_served_in_turn(
+    raw_server: Callable[[Serve], Awaitable[PodAddress]],
+) -> None:
+    open_now = peak = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, peak
+        open_now += 1
+        peak = max(peak, open_now)
+        try:
+            while True:
+                try:
+                    await _read_head(reader)
+                except asyncio.IncompleteReadError:
+                    return
+                await asyncio.sleep(0.005)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        finally:
+            open_now -= 1
+
+    pod = await raw_server(serve)
+    pool = UpstreamPool(max_connections_per_pod=2)
+
+    async def one() -> bytes:
+        response = await pool.request(pod, "GET", "/", [("Host", "h")])
+        try:
+            return await response.read()
+        finally:
+            response.release()
+
+    try:
+        assert await asyncio.gather(*(one() for _ in range(20))) == [b"ok"] * 20
+        assert peak == 2
+    finally:
+        pool.close()
