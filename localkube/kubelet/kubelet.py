@@ -125,6 +125,7 @@ class Kubelet:
         self._stopping = False
         self._runtime: Runtime | None = None
         self._node_uid = ""
+        self._started_at = clocks.rfc3339(self._clock.wall())
         self._events = EventRecorder(client, component="kubelet", host=config.node_name)
         self.port = 0
 
@@ -164,6 +165,8 @@ class Kubelet:
                     name="kubelet pods",
                 )
                 informer.start()
+                if await _first(informer.wait_synced(), stop.wait()) == 0:
+                    await asyncio.to_thread(self._remove_stale_pod_dirs, informer)
                 log.info("kubelet %s running; HTTPS on 127.0.0.1:%d", self._config.node_name, self.port)
                 await stop.wait()
             finally:
@@ -283,7 +286,7 @@ class Kubelet:
 
     async def _post_node_status(self) -> None:
         now = clocks.rfc3339(self._clock.wall())
-        status = node.node_status(self._config.node_name, self.port, now)
+        status = node.node_status(self._config.node_name, self.port, now, since=self._started_at)
         await self._client.patch(NODES, self._config.node_name, {"status": status}, subresource="status")
 
     async def _renew_lease(self) -> None:
@@ -538,6 +541,13 @@ class Kubelet:
             await self._finalize_deletion(pod)
         self._forget(entry)
 
+    def _remove_stale_pod_dirs(self, informer: Informer) -> None:
+        """Logs of pods deleted while the kubelet was away: nobody can ask for them any more."""
+        known = {_uid(pod) for pod in informer.items()}
+        for directory in (self._config.state_dir / "pods").glob("*_*_*"):
+            if directory.name.rsplit("_", 1)[-1] not in known:
+                _remove_tree(directory)
+
     def _forget(self, entry: PodEntry) -> None:
         identity = entry.worker.identity
         self._pods.pop(identity.uid, None)
@@ -570,6 +580,16 @@ class Kubelet:
                 if runner.running and runner.log_path(runner.restart_count) == path:
                     return True
         return False
+
+
+async def _first(*awaitables: Awaitable[Any]) -> int:
+    """Wait for whichever finishes first; returns its index (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_wait(tasks)
+    return next(index for index, task in enumerate(tasks) if task in done)
 
 
 def _remove_tree(directory: Path) -> None:

@@ -37,32 +37,48 @@ def node_object(name: str) -> dict[str, Any]:
     }
 
 
-def _condition(kind: str, ok: bool, reason: str, message: str, now: str) -> dict[str, Any]:
+def _condition(kind: str, ok: bool, reason: str, message: str, now: str, since: str) -> dict[str, Any]:
     return {
         "type": kind,
         "status": "True" if ok else "False",
         "reason": reason,
         "message": message,
         "lastHeartbeatTime": now,
-        "lastTransitionTime": now,
+        "lastTransitionTime": since,
     }
 
 
-def node_status(name: str, kubelet_port: int, now: str, *, ready: bool = True) -> dict[str, Any]:
-    """The status a kubelet posts: Ready, addresses, where its HTTPS endpoint is, capacity."""
+def node_status(
+    name: str, kubelet_port: int, now: str, *, ready: bool = True, since: str = ""
+) -> dict[str, Any]:
+    """The status a kubelet posts: Ready, addresses, where its HTTPS endpoint is, capacity.
+
+    `since` is when the conditions took their values (the kubelet's start, or its stop).
+    """
+    since = since or now
     cpus = str(os.cpu_count() or 1)
     memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 1024}Ki"
     resources = {"cpu": cpus, "memory": memory, "pods": "1000", "ephemeral-storage": "0"}
     return {
         "conditions": [
             _condition(
-                "MemoryPressure", False, "KubeletHasSufficientMemory", "kubelet has sufficient memory", now
+                "MemoryPressure",
+                False,
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory",
+                now,
+                since,
             ),
             _condition(
-                "DiskPressure", False, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now
+                "DiskPressure", False, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now, since
             ),
             _condition(
-                "PIDPressure", False, "KubeletHasSufficientPID", "kubelet has sufficient PID available", now
+                "PIDPressure",
+                False,
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+                now,
+                since,
             ),
             _condition(
                 "Ready",
@@ -70,6 +86,7 @@ def node_status(name: str, kubelet_port: int, now: str, *, ready: bool = True) -
                 "KubeletReady" if ready else "KubeletNotReady",
                 "kubelet is posting ready status" if ready else "kubelet stopped",
                 now,
+                since,
             ),
         ],
         "addresses": [{"type": "InternalIP", "address": ADDRESS}, {"type": "Hostname", "address": name}],

@@ -285,10 +285,16 @@ async def test_kubelet_restart_replaces_processes_and_leaves_no_orphans(
         seen: set[int] = set()
         state = Running(client, kubelet, state_dir, seen)
         await client.create(PODS, app_pod("survivor"), "default")
+        await client.create(PODS, app_pod("doomed"), "default")
         pod = await state.until("survivor", ready)
+        doomed = await state.until("doomed", ready)
         (first_pid,) = pids_of(pod)
         stop.set()
         await asyncio.wait_for(task, 30)
+        # Deleted while no kubelet runs: its processes are already gone, its logs go at restart.
+        await client.delete(PODS, "doomed", "default", grace_period_seconds=0)
+        doomed_dir = state_dir / "pods" / f"default_doomed_{doomed['metadata']['uid']}"
+        assert doomed_dir.is_dir()
         assert process.session_members(first_pid) == []
         assert await client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is None
         pod = await client.get(PODS, "survivor", "default")
@@ -298,6 +304,7 @@ async def test_kubelet_restart_replaces_processes_and_leaves_no_orphans(
         try:
             pod = await state.until("survivor", lambda p: ready(p) and pids_of(p) != {first_pid})
             assert container_status(pod)["restartCount"] == 1
+            assert not doomed_dir.exists()
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
