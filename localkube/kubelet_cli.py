@@ -14,7 +14,7 @@ from pathlib import Path
 
 from localkube.client import ApiClient, ConfigError, Connection, load_connection
 from localkube.kubelet import Kubelet, KubeletConfig
-from localkube.kubelet.kubelet import NodeTaken
+from localkube.kubelet.registration import NodeTaken
 
 log = logging.getLogger("localkube.kubelet")
 

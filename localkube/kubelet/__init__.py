@@ -15,6 +15,7 @@ from pathlib import Path
 
 from localkube.client import ApiClient
 from localkube.kubelet.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.registration import NodeTaken
 
 
 async def run_kubelet(
@@ -30,4 +31,4 @@ async def run_kubelet(
     await Kubelet(client, config).run(stop)
 
 
-__all__ = ["Kubelet", "KubeletConfig", "run_kubelet"]
+__all__ = ["Kubelet", "KubeletConfig", "NodeTaken", "run_kubelet"]

@@ -8,7 +8,6 @@ a pod turning Ready is the hot path of a cold start.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -22,14 +21,7 @@ import aiohttp
 
 from localkube import certs
 from localkube.client import (
-    CONFIGMAPS,
-    LEASES,
-    MUTATING_WEBHOOKS,
-    NAMESPACES,
-    NODES,
     PODS,
-    SECRETS,
-    AlreadyExists,
     ApiClient,
     ApiError,
     Conflict,
@@ -39,15 +31,14 @@ from localkube.client import (
     cancel_and_wait,
     create_guarded_task,
 )
-from localkube.kubelet import admission, logs, node, process, server
+from localkube.kubelet import admission, apiobjects, logs, process, server
 from localkube.kubelet import clock as clocks
 from localkube.kubelet.pod import PodWorker
+from localkube.kubelet.registration import Registration
 from localkube.kubelet.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_CONFIG = "localkube-kubelet"
-WEBHOOK_NAME = "pods.kubelet.localkube.io"
 SHUTDOWN_GRACE_SECONDS = 5.0
 STATUS_RETRY_SECONDS = 0.5
 BIND_ATTEMPTS = 5
@@ -66,25 +57,6 @@ class KubeletConfig:
     # admitted without its own port (creation fails and controllers retry); against a foreign
     # cluster the kubelet removes it on the way out.
     keep_webhook: bool = False
-
-
-class NodeTaken(RuntimeError):
-    """Another live kubelet already serves this Node."""
-
-
-class ApiObjects:
-    """ConfigMaps and Secrets read from the API for env references."""
-
-    def __init__(self, client: ApiClient) -> None:
-        self._client = client
-
-    async def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        body = await self._client.get_or_none(CONFIGMAPS, name, namespace)
-        return None if body is None else {str(k): str(v) for k, v in (body.get("data") or {}).items()}
-
-    async def secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        body = await self._client.get_or_none(SECRETS, name, namespace)
-        return None if body is None else {str(k): str(v) for k, v in (body.get("data") or {}).items()}
 
 
 def _meta(pod: dict[str, Any]) -> dict[str, Any]:
@@ -121,11 +93,8 @@ class Kubelet:
         self._groups = process.GroupRecords(config.state_dir / "pids")
         self._pods: dict[str, PodEntry] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._webhook_ready = False
         self._stopping = False
         self._runtime: Runtime | None = None
-        self._node_uid = ""
-        self._started_at = clocks.rfc3339(self._clock.wall())
         self._events = EventRecorder(client, component="kubelet", host=config.node_name)
         self.port = 0
 
@@ -140,22 +109,23 @@ class Kubelet:
         https = server.KubeletServer(app, tls.server_context(), self._config.port)
         await https.start()
         self.port = https.port
+        registration = Registration(self._client, self._config.node_name, self.port, self._clock)
         informer: Informer | None = None
         heartbeat: asyncio.Task[None] | None = None
         async with aiohttp.ClientSession() as http:
             self._runtime = Runtime(
                 clock=self._clock,
                 http=http,
-                objects=ApiObjects(self._client),
+                objects=apiobjects.ApiObjects(self._client),
                 state_dir=state_dir,
                 groups=self._groups,
                 base_env=dict(os.environ),
             )
             try:
-                await self._with_retries(self._register_node, stop)
+                await self._with_retries(registration.register_node, stop)
                 if self._config.register_webhook:
-                    await self._with_retries(lambda: self._register_webhook(tls.ca_pem), stop)
-                heartbeat = create_guarded_task(self._heartbeat(), "kubelet heartbeat", log)
+                    await self._with_retries(lambda: registration.register_webhook(tls.ca_pem), stop)
+                heartbeat = create_guarded_task(registration.heartbeat(), "kubelet heartbeat", log)
                 informer = Informer(
                     self._client,
                     PODS,
@@ -177,7 +147,7 @@ class Kubelet:
                     await cancel_and_wait([heartbeat])
                 await self._shutdown_pods()
                 await cancel_and_wait(list(self._tasks))
-                await self._best_effort(self._unregister())
+                await self._best_effort(registration.unregister(keep_webhook=self._config.keep_webhook))
                 await https.stop()
 
     async def _with_retries(self, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -225,21 +195,6 @@ class Kubelet:
     async def _write_statuses_now(self, entries: list[PodEntry]) -> None:
         await asyncio.gather(*(self._write_status(entry) for entry in entries), return_exceptions=True)
 
-    async def _unregister(self) -> None:
-        if not self._node_uid:
-            return  # never registered (e.g. another kubelet serves the node): touch nothing
-        now = clocks.rfc3339(self._clock.wall())
-        with contextlib.suppress(NotFound):
-            await self._client.patch(
-                NODES,
-                self._config.node_name,
-                {"status": node.node_status(self._config.node_name, self.port, now, ready=False)},
-                subresource="status",
-            )
-        if self._webhook_ready and not self._config.keep_webhook:
-            with contextlib.suppress(NotFound):
-                await self._client.delete(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
-
     def _spawn(self, work: Awaitable[None], name: str) -> None:
         async def run() -> None:
             await work
@@ -247,113 +202,6 @@ class Kubelet:
         task = create_guarded_task(run(), name, log)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # --- node, lease, webhook -------------------------------------------------------------------
-
-    async def _register_node(self) -> None:
-        name = self._config.node_name
-        existing = await self._client.get_or_none(NODES, name)
-        if existing is not None:
-            await self._refuse_if_served(existing)
-        try:
-            created = await self._client.create(NODES, node.node_object(name))
-        except AlreadyExists:
-            created = await self._client.get(NODES, name)
-        self._node_uid = str(_meta(created).get("uid") or "")
-        await self._post_node_status()
-
-    async def _refuse_if_served(self, existing: dict[str, Any]) -> None:
-        """Two kubelets for one Node would both run its pods: refuse to be the second."""
-        endpoint = ((existing.get("status") or {}).get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}
-        port = int(endpoint.get("Port") or 0)
-        if not port or port == self.port:
-            return
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    f"https://127.0.0.1:{port}/healthz", ssl=False, timeout=aiohttp.ClientTimeout(total=1)
-                ) as response,
-            ):
-                alive = response.status == 200
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            return
-        if alive:
-            raise NodeTaken(
-                f"a kubelet for node {self._config.node_name!r} already runs (HTTPS on 127.0.0.1:{port}); "
-                "stop it or choose another node name"
-            )
-
-    async def _post_node_status(self) -> None:
-        now = clocks.rfc3339(self._clock.wall())
-        status = node.node_status(self._config.node_name, self.port, now, since=self._started_at)
-        await self._client.patch(NODES, self._config.node_name, {"status": status}, subresource="status")
-
-    async def _renew_lease(self) -> None:
-        name = self._config.node_name
-        renew = node.micro_time(self._clock)
-        try:
-            await self._client.patch(LEASES, name, {"spec": {"renewTime": renew}}, node.LEASE_NAMESPACE)
-            return
-        except NotFound:
-            pass
-        lease = node.lease_object(name, self._node_uid, renew)
-        try:
-            await self._client.create(LEASES, lease, node.LEASE_NAMESPACE)
-        except NotFound:
-            with contextlib.suppress(AlreadyExists):
-                await self._client.create(NAMESPACES, {"metadata": {"name": node.LEASE_NAMESPACE}})
-            await self._client.create(LEASES, lease, node.LEASE_NAMESPACE)
-
-    async def _heartbeat(self) -> None:
-        beats = 0
-        while True:
-            try:
-                await self._renew_lease()
-                if beats % 4 == 3:
-                    await self._post_node_status()
-            except (ApiError, aiohttp.ClientError, OSError) as error:
-                log.warning("kubelet heartbeat failed: %s", error)
-            beats += 1
-            await self._clock.sleep(node.HEARTBEAT_SECONDS)
-
-    async def _register_webhook(self, ca_pem: bytes) -> None:
-        config: dict[str, Any] = {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": WEBHOOK_CONFIG},
-            "webhooks": [
-                {
-                    "name": WEBHOOK_NAME,
-                    "clientConfig": {
-                        "url": f"https://127.0.0.1:{self.port}{server.MUTATE_PATH}",
-                        "caBundle": base64.b64encode(ca_pem).decode(),
-                    },
-                    "rules": [
-                        {
-                            "operations": ["CREATE"],
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "resources": ["pods"],
-                            "scope": "Namespaced",
-                        }
-                    ],
-                    "failurePolicy": "Fail",
-                    "sideEffects": "None",
-                    "admissionReviewVersions": ["v1"],
-                    "timeoutSeconds": 10,
-                    "reinvocationPolicy": "Never",
-                    "matchPolicy": "Equivalent",
-                }
-            ],
-        }
-        try:
-            await self._client.create(MUTATING_WEBHOOKS, config)
-        except AlreadyExists:
-            current = await self._client.get(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
-            config["metadata"]["resourceVersion"] = _meta(current).get("resourceVersion")
-            await self._client.replace(MUTATING_WEBHOOKS, config)
-        self._webhook_ready = True
 
     # --- pods -----------------------------------------------------------------------------------
 

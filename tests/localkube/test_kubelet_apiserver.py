@@ -20,7 +20,8 @@ import pytest
 
 from localkube.client import EVENTS, LEASES, MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
 from localkube.kubelet import admission, clock, process
-from localkube.kubelet.kubelet import Kubelet, KubeletConfig, NodeTaken
+from localkube.kubelet.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.registration import NodeTaken
 from localkube.server.runner import ThreadedApiServer
 
 Obj = dict[str, Any]
