@@ -2,11 +2,12 @@
 stats reporter. Everything with a lifetime is made in `start()` and closed in `close()`.
 
 The chain, outermost first (as Knative's activator orders its handlers):
-probe -> access log -> metrics -> limits -> routing -> concurrency -> throttle -> proxy.
-Each link is a plain async function wrapping the next and served by aiohttp's low-level
-`web.Server`: the gateway has one route, and skipping the Application's router and middleware
-machinery saves about 20 us of CPU per request (measured). The admin app (metrics, readiness)
-is an ordinary aiohttp Application on its own port.
+probe -> [access log, metrics] -> limits -> routing -> concurrency -> throttle -> proxy.
+Probe, limits and routing are synchronous checks, access log and metrics observers of the
+outcome, the rest async handlers wrapping the next (see `handlers/chain.py`). It is served by
+aiohttp's low-level `web.Server`: the gateway has one route, and skipping the Application's
+router and middleware machinery saves about 20 us of CPU per request (measured). The admin app
+(metrics, readiness) is an ordinary aiohttp Application on its own port.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from activator.access_lines import LineSink
 from activator.config import GatewayConfig
-from activator.handlers.access_log import access_log_handler
+from activator.handlers.access_log import access_log_observer
+from activator.handlers.chain import checked, observed
 from activator.handlers.concurrency import concurrency_handler
 from activator.handlers.context import Handler
-from activator.handlers.limits import limits_handler
-from activator.handlers.metrics import metrics_handler
-from activator.handlers.probe import probe_handler
+from activator.handlers.limits import limits_check
+from activator.handlers.metrics import metrics_observer
+from activator.handlers.probe import probe_check
 from activator.handlers.proxy import Proxy
-from activator.handlers.routing import routing_handler
+from activator.handlers.routing import routing_check
 from activator.handlers.throttle import throttle_handler
 from activator.http_sink import HttpStatsSink
 from activator.metrics import GatewayMetrics
@@ -113,11 +115,11 @@ def _compose(
     handler: Handler = gateway._proxy.handle
     handler = throttle_handler(config, gateway.poker, metrics, clock, handler)
     handler = concurrency_handler(clock, handler)
-    handler = routing_handler(state, rng, handler)
-    handler = limits_handler(config, handler)
-    handler = metrics_handler(metrics, clock, handler)
-    handler = access_log_handler(access_log, clock, handler)
-    return probe_handler(state, handler)
+    handler = checked([limits_check(config), routing_check(state, rng)], handler)
+    observers = [metrics_observer(metrics)]
+    if access_log is not None:
+        observers.append(access_log_observer(access_log))
+    return observed([probe_check(state)], observers, clock, handler)
 
 
 def build_app(

@@ -1,53 +1,23 @@
-"""One JSON line per request, and the request's context created first so inner handlers share it.
-
-A client that goes away before its answer is logged with status 499 (as nginx does); the
-cancellation then continues to unwind, which closes the upstream request.
-"""
+"""One JSON line per request: time, host, method, path, status, bytes, duration, revision, pod,
+queue wait and request id, handed to a line sink that writes off the event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import time
-from collections.abc import Callable
 
 from aiohttp import web
 
 from activator.access_lines import LineSink
-from activator.handlers.context import CONTEXT, Handler, RequestContext
-
-CLIENT_CLOSED = 499
-
-
-def new_request_id() -> str:
-    return os.urandom(16).hex()
+from activator.handlers.chain import Observer
+from activator.handlers.context import RequestContext
 
 
-def access_log_handler(lines: LineSink | None, clock: Callable[[], float], next_handler: Handler) -> Handler:
-    async def access_log(request: web.BaseRequest) -> web.StreamResponse:
-        ctx = RequestContext(
-            request_id=request.headers.get("X-Request-Id") or new_request_id(), started=clock()
-        )
-        request[CONTEXT] = ctx
-        status, size = 500, 0
-        try:
-            response = await next_handler(request)
-            # A buffered response is written after this returns: its declared length is its size.
-            status = response.status
-            size = response.body_length or response.content_length or 0
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED
-            raise
-        finally:
-            if lines is not None:
-                lines.write(_line(request, ctx, status, size, clock() - ctx.started))
+def access_log_observer(lines: LineSink) -> Observer:
+    def log(request: web.BaseRequest, ctx: RequestContext, status: int, size: int, duration: float) -> None:
+        lines.write(_line(request, ctx, status, size, duration))
 
-    return access_log
+    return log
 
 
 def _line(request: web.BaseRequest, ctx: RequestContext, status: int, size: int, duration: float) -> str:

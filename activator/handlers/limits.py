@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import StreamReader, web
 
 from activator.config import GatewayConfig
-from activator.handlers.context import Handler
+from activator.handlers.chain import Check
 from activator.headers import header_bytes
 
 
@@ -19,14 +19,14 @@ class BodyTooLargeError(Exception):
     """A streamed request body passed the limit."""
 
 
-def limits_handler(config: GatewayConfig, next_handler: Handler) -> Handler:
-    async def limits(request: web.BaseRequest) -> web.StreamResponse:
+def limits_check(config: GatewayConfig) -> Check:
+    def limits(request: web.BaseRequest) -> web.StreamResponse | None:
         if header_bytes(request.headers) > config.max_header_bytes:
             return web.Response(status=431, text="request header fields too large")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
             return web.Response(status=413, text=f"request body over {config.max_body_bytes} bytes")
-        return await next_handler(request)
+        return None
 
     return limits
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from activator.handlers.context import Handler
+from activator.handlers.chain import Check
 from activator.state import GatewayState
 
 PROBE_HEADER = "K-Network-Probe"
 HASH_HEADER = "K-Network-Hash"
 
 
-def probe_handler(state: GatewayState, next_handler: Handler) -> Handler:
-    async def probe(request: web.BaseRequest) -> web.StreamResponse:
+def probe_check(state: GatewayState) -> Check:
+    def probe(request: web.BaseRequest) -> web.StreamResponse | None:
         value = request.headers.get(PROBE_HEADER)
         if value is None:
-            return await next_handler(request)
+            return None
         if state.draining:
             return web.Response(status=503, text="shutting down")
         if value in ("activator", "queue"):

@@ -1,6 +1,7 @@
 """Host (and tag header) to revision: the ingress half of the gateway.
 
-An unknown host gets 404 with a body that says so; a weighted split is drawn per request.
+An unknown host gets 404 with a body that says so; a weighted split is drawn per request and
+recorded in the request's context for the handlers after it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ import random
 
 from aiohttp import web
 
-from activator.handlers.context import CONTEXT, Handler
+from activator.handlers.chain import Check
+from activator.handlers.context import CONTEXT
 from activator.state import GatewayState
 
 
-def routing_handler(state: GatewayState, rng: random.Random, next_handler: Handler) -> Handler:
-    async def route(request: web.BaseRequest) -> web.StreamResponse:
+def routing_check(state: GatewayState, rng: random.Random) -> Check:
+    def route(request: web.BaseRequest) -> web.StreamResponse | None:
         host = request.headers.get("Host", "")
         path = state.table.lookup(host, request.path, request.headers)
         if path is None:
@@ -25,6 +27,6 @@ def routing_handler(state: GatewayState, rng: random.Random, next_handler: Handl
             return web.Response(status=503, text=f"kwake gateway: host {host!r} has no revision to serve\n")
         ctx = request[CONTEXT]
         ctx.path, ctx.split, ctx.revision = path, split, revision
-        return await next_handler(request)
+        return None
 
     return route

@@ -1,0 +1,84 @@
+"""How the small handlers compose, with as few coroutine frames per request as possible.
+
+Three kinds of links: a *check* is synchronous and either answers the request itself or lets it
+through (probe, limits, routing); an *observer* is told the outcome of every request (access log,
+metrics); a *handler* wraps the rest of the chain in time (concurrency, throttle, proxy). Checks
+and observers cost no coroutine frame: 10 000 requests held at zero each keep the whole chain's
+frames alive, so fewer frames is less memory (about 300 bytes per frame) and less CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from activator.handlers.context import CONTEXT, Handler, RequestContext
+
+Check = Callable[[web.BaseRequest], web.StreamResponse | None]
+Observer = Callable[[web.BaseRequest, RequestContext, int, int, float], None]
+
+CLIENT_CLOSED = 499
+
+
+def new_request_id() -> str:
+    return os.urandom(16).hex()
+
+
+def checked(checks: Sequence[Check], next_handler: Handler) -> Handler:
+    """Runs the checks in order; the first that answers ends the request."""
+    checks = tuple(checks)
+
+    async def run_checks(request: web.BaseRequest) -> web.StreamResponse:
+        for check in checks:
+            response = check(request)
+            if response is not None:
+                return response
+        return await next_handler(request)
+
+    return run_checks
+
+
+def observed(
+    first: Sequence[Check],
+    observers: Sequence[Observer],
+    clock: Callable[[], float],
+    next_handler: Handler,
+) -> Handler:
+    """The outermost link: `first` checks (answered unobserved), then the request's context, then
+    the observers with the final status, size and duration. A client that goes away before its
+    answer is observed as 499 (as nginx logs it); the cancellation then goes on unwinding, which
+    closes the upstream request.
+    """
+    first, observers = tuple(first), tuple(observers)
+
+    async def observe(request: web.BaseRequest) -> web.StreamResponse:
+        for check in first:
+            early = check(request)
+            if early is not None:
+                return early
+        ctx = RequestContext(
+            request_id=request.headers.get("X-Request-Id") or new_request_id(), started=clock()
+        )
+        request[CONTEXT] = ctx
+        status, size = 500, 0
+        try:
+            response = await next_handler(request)
+            # A buffered response is written after this returns: its declared length is its size.
+            status = response.status
+            size = response.body_length or response.content_length or 0
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED
+            raise
+        finally:
+            duration = clock() - ctx.started
+            for observer in observers:
+                observer(request, ctx, status, size, duration)
+
+    return observe
