@@ -1,4 +1,4 @@
-"""localkube's controllers: Deployments (pods managed directly) and Endpoints.
+"""localkube's controllers: Deployments (pods managed directly), Endpoints and EndpointSlices.
 
 Each is an API client like any other (it never touches the store), so they also run against a
 real API server. `run_controllers(client, stop)` runs them all until `stop` is set; it shares
@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import logging
 
-from localkube.client import DEPLOYMENTS, ENDPOINTS, PODS, SERVICES, ApiClient, Informer
+from localkube.client import DEPLOYMENTS, ENDPOINT_SLICES, ENDPOINTS, PODS, SERVICES, ApiClient, Informer
 from localkube.controllers.deployment import Clock, DeploymentController, utc_now
 from localkube.controllers.endpoints import EndpointsController
+from localkube.controllers.endpointslices import SLICE_SELECTOR, EndpointSliceController
 
-__all__ = ["DeploymentController", "EndpointsController", "run_controllers"]
+__all__ = ["DeploymentController", "EndpointSliceController", "EndpointsController", "run_controllers"]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,16 @@ async def run_controllers(
     deployments = Informer(client, DEPLOYMENTS, name="controllers:deployments")
     services = Informer(client, SERVICES, name="controllers:services")
     endpoints = Informer(client, ENDPOINTS, name="controllers:endpoints")
-    informers = [pods, deployments, services, endpoints]
+    slices = Informer(
+        client, ENDPOINT_SLICES, label_selector=SLICE_SELECTOR, name="controllers:endpointslices"
+    )
+    informers = [pods, deployments, services, endpoints, slices]
     # Endpoints first: its pod handlers then run first, so a pod turning Ready reaches
     # Endpoints (the latency that matters) before the Deployment's status is updated.
-    controllers: list[DeploymentController | EndpointsController] = [
+    controllers: list[DeploymentController | EndpointsController | EndpointSliceController] = [
         EndpointsController(client, services, pods, endpoints, workers=workers),
         DeploymentController(client, deployments, pods, workers=workers, clock=clock or utc_now),
+        EndpointSliceController(client, services, pods, slices),
     ]
     for informer in informers:
         informer.start()

@@ -19,6 +19,7 @@ import pytest
 
 from localkube.client import (
     DEPLOYMENTS,
+    ENDPOINT_SLICES,
     ENDPOINTS,
     EVENTS,
     MUTATING_WEBHOOKS,
@@ -371,3 +372,26 @@ async def test_pods_the_api_refuses_show_as_replica_failure(cluster: Cluster) ->
     await cluster.client.patch(DEPLOYMENTS, "bad", {"metadata": {"annotations": {"retry": "now"}}})
     await cluster.pods.until(lambda items: len(live(items, "bad")) == 1)
     dep = await cluster.deployments.until(lambda d: "ReplicaFailure" not in conditions(d[0]))
+
+
+async def test_endpoint_slices_follow_pods_per_port(cluster: Cluster) -> None:
+    await cluster.client.create(SERVICES, service(selector={"app": "web"}))
+    for name, port in (("a", 9001), ("b", 9002)):
+        await cluster.set_ready(await cluster.client.create(PODS, bare_pod(name, port)))
+    slices = View.of(cluster.client, ENDPOINT_SLICES)
+    async with slices.informer:
+
+        def ports(items: Items) -> dict[int, list[tuple[str, bool]]]:
+            return {
+                s["ports"][0]["port"]: [
+                    (e["targetRef"]["name"], e["conditions"]["ready"]) for e in s["endpoints"]
+                ]
+                for s in items
+                if s.get("ports")
+            }
+
+        await slices.until(lambda items: ports(items) == {9001: [("a", True)], 9002: [("b", True)]})
+        await cluster.client.delete(PODS, "a")
+        await slices.until(lambda items: ports(items).get(9001) == [("a", False)])  # terminating, listed
+        await cluster.client.delete(PODS, "a", grace_period_seconds=0)
+        await slices.until(lambda items: 9001 not in ports(items))

@@ -16,6 +16,7 @@ from localkube.controllers.deployment_plan import (
 )
 from localkube.controllers.deployment_status import compute_status, status_patch
 from localkube.controllers.endpoints_plan import desired_subsets, endpoints_patch
+from localkube.controllers.endpointslice_plan import desired_slices, slice_patch
 
 Obj = dict[str, Any]
 
@@ -399,3 +400,34 @@ def test_a_refused_create_is_a_replica_failure_until_creates_work() -> None:
     assert failed["conditions"][2]["message"] == 'pods "web-x-" is forbidden: quota'
     dep["status"] = failed
     assert "ReplicaFailure" not in conditions(compute_status(dep, [pod("a", dep)], NOW).status)
+
+
+# --- endpoint slices -------------------------------------------------------------------------
+
+
+def test_slices_group_endpoints_by_port_and_keep_terminating_pods() -> None:
+    svc = service()
+    svc["metadata"]["uid"] = "svc-uid"
+    pods = [
+        served_pod("a", 9001),
+        served_pod("b", 9002, ready=False),
+        served_pod("leaving", 9001, metadata={"deletionTimestamp": ago(0)}),
+    ]
+    slices = desired_slices(svc, pods)
+    assert [[p["port"] for p in s["ports"]] for s in slices] == [[9001], [9002]]
+    first = slices[0]
+    assert first["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
+    assert first["metadata"]["ownerReferences"][0]["uid"] == "svc-uid"
+    assert first["addressType"] == "IPv4"
+    assert [(e["targetRef"]["name"], e["conditions"]) for e in first["endpoints"]] == [
+        ("a", {"ready": True, "serving": True, "terminating": False}),
+        ("leaving", {"ready": False, "serving": True, "terminating": True}),
+    ]
+    assert slices[1]["endpoints"][0]["conditions"]["ready"] is False
+    assert len({s["metadata"]["name"] for s in slices}) == 2
+
+
+def test_a_service_without_endpoints_keeps_one_empty_slice() -> None:
+    slices = desired_slices(service(), [])
+    assert [(s["endpoints"], s["ports"]) for s in slices] == [([], [])]
+    assert slice_patch(slices[0], slices[0]) is None
