@@ -43,14 +43,14 @@ def action_from_body(body: dict[str, Any]) -> Action | None:
         headers = tuple((str(h["name"]), str(h.get("value", ""))) for h in get.get("httpHeaders") or [])
         return HttpGet(
             path=str(get.get("path") or "/"),
-            port=get.get("port", 80),
+            port=get.get("port") or 0,
             host=str(get.get("host") or ""),
             scheme=str(get.get("scheme") or "HTTP").upper(),
             headers=headers,
         )
     if "tcpSocket" in body:
         tcp = body["tcpSocket"] or {}
-        return TcpSocket(port=tcp.get("port", 80), host=str(tcp.get("host") or ""))
+        return TcpSocket(port=tcp.get("port") or 0, host=str(tcp.get("host") or ""))
     if "exec" in body:
         return Exec(command=tuple(str(c) for c in (body["exec"] or {}).get("command") or []))
     return None
@@ -131,7 +131,13 @@ class Container:
         )
 
     def resolve_port(self, port: int | str) -> int | None:
-        """A probe's port: a number, a numeric string, or the name of one of our ports."""
+        """A probe's port: a number, a numeric string, or the name of one of our ports.
+
+        0 (or nothing), which Kubernetes would reject, means the container's first port, as a
+        Knative user probe without a port means the user port.
+        """
+        if port in (0, "0", "") and self.ports:
+            return self.ports[0].container_port
         if isinstance(port, int):
             return port
         if port.isdigit():

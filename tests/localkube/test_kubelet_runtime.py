@@ -513,3 +513,19 @@ async def test_http_pre_stop_hook_is_called_before_sigterm(harness: Harness, tmp
     await worker.stop(grace=30)
     assert drained.read_text() == "bye"
     assert state_of(worker)["terminated"]["exitCode"] == 143  # then SIGTERM ended it
+
+
+async def test_env_from_config_maps_and_secrets_with_prefix(harness: Harness, tmp_path: Path) -> None:
+    harness.objects.config_maps["default", "app-config"] = {"LEVEL": "debug", "MODE": "fast"}
+    harness.objects.secrets["default", "app-secret"] = {"TOKEN": base64.b64encode(b"t0k").decode()}
+    out = tmp_path / "env.txt"
+    container = sh(f'echo "$CFG_LEVEL $CFG_MODE $TOKEN $MODE" > {out}; exec sleep 30')
+    container["envFrom"] = [
+        {"prefix": "CFG_", "configMapRef": {"name": "app-config"}},
+        {"secretRef": {"name": "app-secret"}},
+        {"configMapRef": {"name": "absent", "optional": True}},
+    ]
+    container["env"] = [{"name": "MODE", "value": "explicit wins"}]
+    worker = harness.start("env-from", [container])
+    await harness.until(lambda: worker.ready and out.exists() and out.read_text().endswith("\n"))
+    assert out.read_text() == "debug fast t0k explicit wins\n"

@@ -117,6 +117,10 @@ def test_probe_defaults_and_aggressive_readiness() -> None:
     assert container.resolve_port("http") == 9000
     assert container.resolve_port("8081") == 8081
     assert container.resolve_port("nope") is None
+    assert container.resolve_port(0) == 9000  # no port: the container's port, as in Knative
+    unset = spec.Probe.from_body({"tcpSocket": {}}, readiness=True)
+    assert unset is not None and isinstance(unset.action, spec.TcpSocket)
+    assert container.resolve_port(unset.action.port) == 9000
 
 
 def knative_like_pod() -> dict[str, Any]:
