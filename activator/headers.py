@@ -23,7 +23,13 @@ HOP_BY_HOP = frozenset(
 )
 # Routing headers are the gateway's business: a client must not pick a revision with them, and
 # Knative removes them before proxying.
-_NOT_FORWARDED_UP = HOP_BY_HOP | {REVISION_HEADER.lower(), NAMESPACE_HEADER.lower(), "content-length"}
+# Expect is answered by the gateway itself (100 Continue) before it reads the body.
+_NOT_FORWARDED_UP = HOP_BY_HOP | {
+    REVISION_HEADER.lower(),
+    NAMESPACE_HEADER.lower(),
+    "content-length",
+    "expect",
+}
 # aiohttp sets Content-Length (or chunking) for the response it writes.
 _NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length"}
 

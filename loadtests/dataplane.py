@@ -469,7 +469,7 @@ async def queued_at_zero(workdir: Path, app_port: int, count: int) -> dict[str, 
         deadline = time.monotonic() + 30
         while queued < count and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            queued = _scrape_queue_depth(admin)
+            queued = await _scrape_queue_depth(admin)
         rss_queued = _rss_mb(gateway.pids())
         released = time.perf_counter()
         _routes(workdir, app_port, "zero.yaml")
@@ -491,13 +491,17 @@ async def queued_at_zero(workdir: Path, app_port: int, count: int) -> dict[str, 
         _stop(gateway.process)
 
 
-def _scrape_queue_depth(admin_port: int) -> float:
-    with socket.create_connection(("127.0.0.1", admin_port), timeout=5) as sock:
-        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    for line in b"".join(chunks).decode().splitlines():
+async def _scrape_queue_depth(admin_port: int) -> float:
+    """The gateway's queue-depth gauge from its admin port (0 if it cannot be read yet)."""
+    try:
+        async with asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", admin_port)
+            writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            body = await reader.read()
+            writer.close()
+    except (OSError, TimeoutError):
+        return 0.0
+    for line in body.decode().splitlines():
         if line.startswith("kwake_gateway_queue_depth{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
@@ -596,16 +600,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print("(nginx not found: pass --install-nginx to compare with it)", file=sys.stderr)
                 continue
             try:
-                rows += await measure(target, args.duration, args.rate, args.max_requests)
+                measured = await measure(target, args.duration, args.rate, args.max_requests)
             finally:
                 _stop(target.process)
+            rows += measured
+            for line in _table(measured):
+                print(line, file=sys.stderr)  # progress, in case a later step fails
             # The app's CPU share per request is the same for every target; report it once.
             if target.name == "direct":
                 cpu0 = _cpu_seconds([app.pid])
                 result = await closed_loop(app_port, HOST, 50, min(2.0, args.duration), args.max_requests)
                 extra["app_cpu_us_per_request"] = (_cpu_seconds([app.pid]) - cpu0) / result.requests * 1e6
         if args.queued:
-            extra["queued_at_zero"] = await queued_at_zero(workdir, app_port, args.queued)
+            try:
+                extra["queued_at_zero"] = await queued_at_zero(workdir, app_port, args.queued)
+            except (OSError, RuntimeError) as exc:
+                extra["queued_at_zero"] = {"error": repr(exc)}
     finally:
         _stop(app)
         shutil.rmtree(workdir, ignore_errors=True)

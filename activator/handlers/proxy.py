@@ -64,6 +64,9 @@ class Proxy:
             headers["Host"] = request.host
         body = None
         if request.body_exists:
+            if request.headers.get("Expect", "").lower() == "100-continue":
+                # The client waits for this before sending its body; the pod never sees Expect.
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = limited_body(request.content, self._config.max_body_bytes)
         try:
             # One timer for the common case: until the head arrives, then (rescheduled) until a
@@ -79,11 +82,15 @@ class Proxy:
                         payload = await upstream.read()
                     finally:
                         upstream.release()
+                    response_headers = downstream_headers(upstream.headers)
+                    if request.method == "HEAD" and "Content-Length" in upstream.headers:
+                        # No body follows a HEAD answer, but its length is still the pod's.
+                        response_headers["Content-Length"] = upstream.headers["Content-Length"]
+                        return web.Response(
+                            status=upstream.status, reason=upstream.reason, headers=response_headers
+                        )
                     return web.Response(
-                        status=upstream.status,
-                        reason=upstream.reason,
-                        headers=downstream_headers(upstream.headers),
-                        body=payload,
+                        status=upstream.status, reason=upstream.reason, headers=response_headers, body=payload
                     )
         except ConnectionRefusedError as exc:
             if not body_started(request):

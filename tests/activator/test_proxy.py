@@ -281,3 +281,36 @@ async def test_one_json_access_log_line_per_request(
     assert first["pod"] == f"127.0.0.1:{backend.port}" and first["queue_wait"] >= 0
     assert first["duration"] > 0 and first["time"] > 1.7e9
     assert second["status"] == 404 and second["revision"] is None
+
+
+async def test_head_keeps_the_pods_length_and_expect_continue_is_answered(
+    start_backend: StartBackend, start_gateway: StartGateway, client: aiohttp.ClientSession
+) -> None:
+    seen: list[CIMultiDict[str]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(CIMultiDict(request.headers))
+        return web.Response(body=b"x" * 1234 if request.method != "POST" else await request.read())
+
+    app = web.Application()
+    app.router.add_route("*", "/", handle)
+    backend = await start_backend(app)
+    gw = await start_gateway(*_routes(backend.port))
+    async with client.head(gw.url, headers={"Host": HOST}) as resp:
+        assert resp.status == 200 and resp.headers["Content-Length"] == "1234"
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.server.port)
+    try:
+        writer.write(
+            f"POST / HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readline(), 2.0) == b"HTTP/1.1 100 Continue\r\n"
+        await reader.readline()
+        writer.write(b"hello")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await reader.readexactly(5) == b"hello"
+    finally:
+        writer.close()
+    assert "Expect" not in seen[-1]
