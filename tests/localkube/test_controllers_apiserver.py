@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime
 import functools
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from localkube.client import (
     PODS,
     SERVICES,
     ApiClient,
+    Connection,
     Informer,
     Resource,
     format_time,
@@ -395,3 +397,19 @@ async def test_endpoint_slices_follow_pods_per_port(cluster: Cluster) -> None:
         await slices.until(lambda items: ports(items).get(9001) == [("a", False)])  # terminating, listed
         await cluster.client.delete(PODS, "a", grace_period_seconds=0)
         await slices.until(lambda items: 9001 not in ports(items))
+
+
+async def test_controllers_stop_promptly_even_when_the_api_is_unreachable() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with ApiClient(Connection.local(f"http://127.0.0.1:{port}")) as client:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_controllers(client, stop), name="unreachable-controllers")
+        await asyncio.sleep(0)  # let it start its informers, which now retry with backoff
+        before = {t.get_name() for t in asyncio.all_tasks()}
+        assert any(name.startswith("controllers:") for name in before)
+        stop.set()
+        async with asyncio.timeout(5):
+            await task
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("controllers:")]
