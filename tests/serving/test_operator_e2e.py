@@ -23,6 +23,7 @@ from localkube.server.runner import ThreadedApiServer
 from serving.api.meta import get_condition
 from serving.operator.resources import KSERVICES, REVISIONS
 
+from ..conftest import Kubectl
 from .operator_harness import ROOT, eventually, running_operator
 from .test_operator import _get, _ready, _serve_ingress
 
@@ -62,18 +63,28 @@ async def _revision_condition(client: ApiClient, name: str) -> tuple[str, str, s
     return cond.status, cond.reason, cond.message
 
 
-async def test_hello_example_serves_and_becomes_ready(apiserver: ThreadedApiServer, tmp_path: Path) -> None:
-    hello = yaml.safe_load((ROOT / "examples" / "hello.yaml").read_text())
+async def test_hello_example_serves_and_becomes_ready(
+    apiserver: ThreadedApiServer, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    hello_yaml = (ROOT / "examples" / "hello.yaml").read_text()
     async with (
         localkube_nodes(apiserver.kubeconfig, tmp_path / "kubelet"),
         running_operator(apiserver.kubeconfig) as client,
     ):
-        await client.create(KSERVICES, hello, "default")
-        assert await eventually(lambda: _revision_condition(client, "hello-00001"), within=60) == (
-            "True",
-            "",
-            "",
+        await asyncio.to_thread(kubectl.run, "apply", "-f", "-", input=hello_yaml)
+        waiting = asyncio.create_task(
+            asyncio.to_thread(
+                kubectl.run,
+                "wait",
+                "--for=condition=Ready",
+                "ksvc/hello",
+                "--timeout=50s",
+                "-v=6",
+                check=False,
+            )
         )
+        rev_ready = await eventually(lambda: _revision_condition(client, "hello-00001"), within=60)
+        assert rev_ready == ("True", "", "")
 
         async def endpoint() -> tuple[str, int] | None:
             ep = await _get(client, ENDPOINTS, "hello-00001")
@@ -94,6 +105,14 @@ async def test_hello_example_serves_and_becomes_ready(apiserver: ThreadedApiServ
             return svc if _ready(svc) == "True" else None
 
         await eventually(ready, what="ksvc/hello Ready")
+        waited = await waiting
+        assert waited.returncode == 0, waited.stderr[-4000:]
+        assert "service.serving.knative.dev/hello condition met" in waited.stdout
+        table = await asyncio.to_thread(kubectl.run, "get", "ksvc", "hello")
+        header, row = table.stdout.splitlines()[:2]
+        assert header.split()[:6] == ["NAME", "URL", "LATESTCREATED", "LATESTREADY", "READY", "REASON"]
+        url = "http://hello.default.svc.cluster.local"
+        assert row.split()[:5] == ["hello", url, "hello-00001", "hello-00001", "True"]
 
 
 async def test_a_crashing_app_and_an_image_only_app_say_why(
@@ -124,6 +143,9 @@ async def test_a_crashing_app_and_an_image_only_app_say_why(
             return svc if _ready(svc) == "False" else None
 
         svc = await eventually(lambda: failed("crash"), what="ksvc/crash Ready=False")
-        cond = get_condition(svc["status"], "Ready")
+        # Ready carries whichever failure came last: the Configuration's or the Route's.
+        ready = get_condition(svc["status"], "Ready")
+        assert ready is not None and ready.reason in ("RevisionFailed", "RevisionMissing")
+        cond = get_condition(svc["status"], "ConfigurationsReady")
         assert cond is not None and cond.reason == "RevisionFailed"
         assert cond.message.startswith('Revision "crash-00001" failed with message: Container failed with:')
