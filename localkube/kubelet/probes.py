@@ -18,7 +18,6 @@ USER_AGENT = "kube-probe/1.32"
 AGGRESSIVE_PERIOD = 0.02  # while not ready, as Knative's queue-proxy polls (every 50 ms there)
 AGGRESSIVE_EXEC_PERIOD = 0.1  # an exec probe costs a process spawn per check
 AGGRESSIVE_TIMEOUT = 0.1
-READY_RECHECK_PERIOD = 10.0  # once ready, an aggressive probe checks at kube's default period
 
 
 class ActionRunner:
@@ -137,9 +136,7 @@ async def probe_loop(
             on_result(verdict)
         if until_success and verdict:
             return
-        if not probe.aggressive:
-            await clock.sleep(probe.period)
-        elif verdict:
-            await clock.sleep(READY_RECHECK_PERIOD)
-        else:
+        if eager and not verdict:
             await asyncio.sleep(AGGRESSIVE_EXEC_PERIOD if is_exec else AGGRESSIVE_PERIOD)
+        else:
+            await clock.sleep(probe.period)  # once ready: the declared period (unset: 10 s)

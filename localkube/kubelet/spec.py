@@ -1,8 +1,9 @@
 """Typed views of the parts of a pod spec the kubelet acts on, built from the raw API dicts.
 
 Defaults are Kubernetes' (probe period 10 s, timeout 1 s, thresholds 1 and 3, grace 30 s), except
-that a readiness probe whose periodSeconds is 0 or absent is polled aggressively, as Knative's
-queue-proxy does, so a pod turns Ready within tens of milliseconds of its port answering.
+that a readiness probe whose periodSeconds is 0, absent or 1 (kube's minimum, "as often as
+allowed") is polled aggressively until it succeeds, as Knative's queue-proxy does, so a pod turns
+Ready within tens of milliseconds of its port answering.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Probe:
             timeout=float(body.get("timeoutSeconds") or 1),
             success_threshold=int(body.get("successThreshold") or 1),
             failure_threshold=int(body.get("failureThreshold") or 3),
-            aggressive=readiness and period == 0,
+            aggressive=readiness and period <= 1,
         )
 
 

@@ -39,7 +39,8 @@ def manifests() -> str:
         "image": "python:3.11",
         "command": [sys.executable, "-c", APP],
         "ports": [{"name": "http", "containerPort": 8080}],
-        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 0},
+        # As kwake's revision reconciler writes it: kube's minimum period, polled eagerly here.
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1},
     }
     deployment = {
         "apiVersion": "apps/v1",

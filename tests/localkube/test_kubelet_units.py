@@ -107,6 +107,10 @@ def test_probe_defaults_and_aggressive_readiness() -> None:
     assert readiness is not None
     assert readiness.aggressive
     assert (readiness.period, readiness.timeout, readiness.failure_threshold) == (10.0, 1.0, 3)
+    every_second = spec.Probe.from_body({"tcpSocket": {"port": 1}, "periodSeconds": 1}, readiness=True)
+    assert every_second is not None and every_second.aggressive and every_second.period == 1.0
+    slow = spec.Probe.from_body({"tcpSocket": {"port": 1}, "periodSeconds": 5}, readiness=True)
+    assert slow is not None and not slow.aggressive
     liveness = spec.Probe.from_body({"httpGet": {"path": "/h", "port": "http"}, "periodSeconds": 2})
     assert liveness is not None
     assert not liveness.aggressive
