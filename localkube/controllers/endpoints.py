@@ -46,6 +46,7 @@ class EndpointsController:
         self._pods = pods
         self._endpoints = endpoints
         self._pods_by_namespace = KeyIndex()
+        self._managed: set[str] = set()  # Services (keys) whose Endpoints this controller writes
         self.loop = ReconcileLoop("endpoints-controller", self.reconcile, workers=workers, logger=log)
         services.add_handlers(
             on_add=self._on_object, on_update=self._on_object_update, on_delete=self._on_object
@@ -101,13 +102,17 @@ class EndpointsController:
         service = self._services.get_by_key(key)
         current = self._endpoints.get_by_key(key)
         if service is None:
-            # kube deletes a deleted Service's Endpoints.
-            if current is not None:
+            # kube deletes a deleted Service's Endpoints; only those we managed, so Endpoints
+            # applied before their (selectorless) Service are left alone.
+            if current is not None and key in self._managed:
                 with contextlib.suppress(NotFound):
                     await self._client.delete(ENDPOINTS, name, namespace)
+            self._managed.discard(key)
             return None
         if selector_of(service) is None:
+            self._managed.discard(key)
             return None  # selectorless: Endpoints are managed by hand
+        self._managed.add(key)
         subsets = desired_subsets(service, self.pods_in(namespace))
         if current is None:
             try:

@@ -331,6 +331,12 @@ async def test_service_lifecycle_and_selectorless_services(cluster: Cluster) -> 
     )
     await cluster.client.delete(SERVICES, "web")
     await cluster.endpoints.until(lambda e: {x["metadata"]["name"] for x in e} == {"manual"})
+    # Endpoints with no Service at all (yet) are not the controller's to delete either.
+    await cluster.client.create(ENDPOINTS, {**manual, "metadata": {"name": "early"}})
+    await cluster.client.patch(ENDPOINTS, "early", {"metadata": {"labels": {"touched": "yes"}}})
+    await cluster.client.create(SERVICES, service("marker", selector={"app": "none"}))
+    await cluster.endpoints.until(lambda e: "marker" in {x["metadata"]["name"] for x in e})
+    assert cluster.endpoints.informer.get("early", "default") is not None
 
 
 async def test_scale_from_zero_reaches_endpoints(cluster: Cluster) -> None:
