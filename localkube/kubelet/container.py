@@ -242,7 +242,8 @@ class ContainerRunner:
             "%s/%s (pid %d) exited with %d", self._pod.identity.key, self.container.name, proc.pid, code
         )
         self.exit_code = code
-        self.state = self._terminated(code, "Completed" if code == 0 else "Error", started_wall)
+        message = logs.termination_message(log_path) if code != 0 and self.container.logs_on_error else ""
+        self.state = self._terminated(code, "Completed" if code == 0 else "Error", started_wall, message)
         self._changed()
         return code, started_at, self.clock.monotonic()
 

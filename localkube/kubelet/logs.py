@@ -107,6 +107,16 @@ async def read_log(
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
 
 
+def termination_message(path: Path, lines: int = 80, limit: int = 2048) -> str:
+    """The end of a failed run's log, as kubelet's FallbackToLogsOnError reports it."""
+    try:
+        with _open_at(path, tail_offset(path, lines)) as source:
+            data = source.read()
+    except OSError:
+        return ""
+    return data[-limit:].decode("utf-8", "replace")
+
+
 def _open_at(path: Path, offset: int) -> BinaryIO:
     source = open(path, "rb")  # noqa: SIM115 - the caller's `with` closes it
     source.seek(offset)

@@ -106,6 +106,7 @@ class Container:
     startup: Probe | None
     pre_stop: Action | None
     post_start: Action | None
+    logs_on_error: bool
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Container:
@@ -129,6 +130,7 @@ class Container:
             startup=Probe.from_body(body.get("startupProbe")),
             pre_stop=action_from_body(pre_stop) if pre_stop else None,
             post_start=action_from_body(post_start) if post_start else None,
+            logs_on_error=body.get("terminationMessagePolicy") == "FallbackToLogsOnError",
         )
 
     def resolve_port(self, port: int | str) -> int | None:

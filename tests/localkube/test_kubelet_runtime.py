@@ -200,6 +200,16 @@ async def test_always_restarts_with_crash_loop_backoff(harness: Harness) -> None
     assert (container_dir / f"{kept[0]}.log").read_text() == "run\n"
 
 
+async def test_fallback_to_logs_on_error_puts_the_log_tail_in_the_message(harness: Harness) -> None:
+    script = "for i in $(seq 1 100); do echo line $i; done; exit 1"
+    worker = harness.start(
+        "noisy", [sh(script) | {"terminationMessagePolicy": "FallbackToLogsOnError"}], restartPolicy="Never"
+    )
+    await harness.until(lambda: worker.finished)
+    message = state_of(worker)["terminated"]["message"]
+    assert message.startswith("line 21\n") and message.endswith("line 100\n")  # the last 80 lines
+
+
 async def test_on_failure_completes_and_never_fails(harness: Harness) -> None:
     done = harness.start("job", [sh("exit 0")], restartPolicy="OnFailure")
     failed = harness.start("fails", [sh("exit 2")], restartPolicy="Never")
