@@ -52,8 +52,8 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     else:
         status = lifecycle.mark_traffic_assigned(status, now)
         await _label_revisions(ctx, route, resolved, revisions, configs, now)
-        status, requeue = await _reconcile_ingress(ctx, body, route, resolved, status, now)
-        status.update(route_status_fields(route, resolved, cfg))
+        status, requeue, rollout = await _reconcile_ingress(ctx, body, route, resolved, status, now)
+        status.update(route_status_fields(route, resolved, cfg, rollout))
 
     status["observedGeneration"] = route.meta.generation
     await ctx.write_status(ROUTES, body, status)
@@ -128,7 +128,7 @@ async def _reconcile_ingress(
     resolved: ResolvedTraffic,
     status: dict[str, Any],
     now: float,
-) -> tuple[dict[str, Any], float | None]:
+) -> tuple[dict[str, Any], float | None, rollouts.Rollout | None]:
     cfg = ctx.config.current
     ns, name = route.meta.namespace, route.meta.name
     live = await ctx.client.get_or_none(INGRESSES, name, ns)
@@ -142,7 +142,7 @@ async def _reconcile_ingress(
         rollout = rollouts.observe_ready(rollout, now, duration)
     ingress = await ensure(ctx.client, INGRESSES, make_ingress(route, resolved, cfg, rollout), route.meta.uid)
     if not ingress.owned:
-        return lifecycle.mark_not_owned(status, "Ingress", name, now), None
+        return lifecycle.mark_not_owned(status, "Ingress", name, now), None, None
     if ingress.created:
         await ctx.event(body, "Created", f'Created Ingress "{name}"')
     if not _ingress_ready(ingress.live):
@@ -153,8 +153,8 @@ async def _reconcile_ingress(
         status = lifecycle.propagate_ingress_status(status, ingress.live.get("status"), now)
     next_step = rollout.next_step_time()
     if rollout.in_progress and next_step is None:
-        return status, 1.0  # waiting for the gateway to serve the first 1%
-    return status, None if next_step is None else max(0.1, next_step - now)
+        return status, 1.0, rollout  # waiting for the gateway to serve the first 1%
+    return status, None if next_step is None else max(0.1, next_step - now), rollout
 
 
 def _current_status(ingress: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from serving.api.config import Config
 from serving.api.types import Route, traffic_of
-from serving.reconciler.route.resources.ingress import make_ingress
+from serving.reconciler.route.resources.ingress import make_ingress, route_status_fields
 from serving.reconciler.route.rollout import (
     ConfigurationRollout,
     RevisionRollout,
@@ -133,3 +133,19 @@ def test_ingress_splits_follow_the_rollout() -> None:
         Rollout.from_json(ing["metadata"]["annotations"]["networking.internal.knative.dev/rollout"])
         == rollout
     )
+
+
+def test_route_status_shows_the_split_actually_served() -> None:
+    route = Route.from_body({"metadata": {"name": "hello", "namespace": "default"}})
+    resolved = ResolvedTraffic(
+        targets={"": (RevisionTarget("hello-00002", 100, "", "hello", True),)},
+        revision_targets=(RevisionTarget("hello-00002", 100, "", "hello", True),),
+    )
+    rollout = step(_goal("hello-00001"), goal_rollout(resolved), T0)
+    status = route_status_fields(route, resolved, Config(), rollout)
+    assert status["traffic"] == [
+        {"revisionName": "hello-00001", "latestRevision": False, "percent": 99},
+        {"revisionName": "hello-00002", "latestRevision": True, "percent": 1},
+    ]
+    done = route_status_fields(route, resolved, Config(), goal_rollout(resolved))
+    assert done["traffic"] == [{"revisionName": "hello-00002", "latestRevision": True, "percent": 100}]

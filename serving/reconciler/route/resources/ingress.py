@@ -130,11 +130,34 @@ def make_ingress(
     }
 
 
-def route_status_fields(route: Route, resolved: ResolvedTraffic, cfg: Config) -> dict[str, Any]:
-    """url, address and traffic (with tag URLs) for the Route's status."""
+def route_status_fields(
+    route: Route, resolved: ResolvedTraffic, cfg: Config, rollout: Rollout | None = None
+) -> dict[str, Any]:
+    """url, address and traffic (with tag URLs) for the Route's status.
+
+    While a gradual rollout runs, a latestRevision target is shown as the split actually
+    served (older Revisions with their shares, the newest one flagged latestRevision).
+    """
     tag_urls = {tag: domains.url(route, cfg, tag) for tag in resolved.tags()}
+    traffic: list[dict[str, Any]] = []
+    for t in resolved.revision_targets:
+        url = tag_urls.get(t.tag, "")
+        ro = (
+            rollout.for_target(DEFAULT_TARGET, t.configuration_name)
+            if rollout and t.latest_revision
+            else None
+        )
+        if ro is not None and ro.in_progress and ro.percent == t.percent:
+            for r in ro.revisions:
+                newest = r.revision_name == ro.revisions[-1].revision_name
+                shown = RevisionTarget(
+                    r.revision_name, r.percent, t.tag, t.configuration_name, newest, t.protocol
+                )
+                traffic.append(shown.status_body(url))
+        else:
+            traffic.append(t.status_body(url))
     return {
         "url": domains.url(route, cfg),
         "address": {"url": domains.address_url(route, cfg)},
-        "traffic": resolved.status_traffic(tag_urls),
+        "traffic": traffic,
     }
