@@ -28,18 +28,28 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_CONFIG = "localkube-kubelet"
 WEBHOOK_NAME = "pods.kubelet.localkube.io"
+DEFAULT_NODE = "localkube"
+
+
+def webhook_config_name(node_name: str) -> str:
+    """One configuration per node, so kubelets of other nodes neither replace nor remove it.
+
+    Each pod is then seen by every kubelet's webhook; the first assigns its ports, and the others
+    see the annotation and leave it alone.
+    """
+    return WEBHOOK_CONFIG if node_name == DEFAULT_NODE else f"{WEBHOOK_CONFIG}-{node_name}"
 
 
 class NodeTaken(RuntimeError):
     """Another live kubelet already serves this Node."""
 
 
-def webhook_configuration(port: int, ca_pem: bytes) -> dict[str, Any]:
+def webhook_configuration(node_name: str, port: int, ca_pem: bytes) -> dict[str, Any]:
     """The MutatingWebhookConfiguration for pod CREATEs, served on 127.0.0.1:port over HTTPS."""
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": WEBHOOK_CONFIG},
+        "metadata": {"name": webhook_config_name(node_name)},
         "webhooks": [
             {
                 "name": WEBHOOK_NAME,
@@ -148,11 +158,11 @@ class Registration:
             await self._clock.sleep(node.HEARTBEAT_SECONDS)
 
     async def register_webhook(self, ca_pem: bytes) -> None:
-        config = webhook_configuration(self._port, ca_pem)
+        config = webhook_configuration(self._name, self._port, ca_pem)
         try:
             await self._client.create(MUTATING_WEBHOOKS, config)
         except AlreadyExists:
-            current = await self._client.get(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
+            current = await self._client.get(MUTATING_WEBHOOKS, webhook_config_name(self._name))
             config["metadata"]["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
             await self._client.replace(MUTATING_WEBHOOKS, config)
         self.webhook_registered = True
@@ -165,4 +175,4 @@ class Registration:
             await self.post_status(ready=False)
         if self.webhook_registered and not keep_webhook:
             with contextlib.suppress(NotFound):
-                await self._client.delete(MUTATING_WEBHOOKS, WEBHOOK_CONFIG)
+                await self._client.delete(MUTATING_WEBHOOKS, webhook_config_name(self._name))

@@ -245,6 +245,10 @@ async def test_missing_command_reports_start_error(harness: Harness) -> None:
     assert terminated["exitCode"] == 128
     assert terminated["message"] == 'exec: "no-such-program-xyz": executable file not found in $PATH'
     assert worker.status()["phase"] == "Failed"
+    lost = harness.start("lost", [sh("true") | {"workingDir": "/no/such/dir"}], restartPolicy="Never")
+    await harness.until(lambda: lost.finished)
+    assert state_of(lost)["terminated"]["reason"] == "StartError"
+    assert "/no/such/dir" in state_of(lost)["terminated"]["message"]
 
 
 async def test_env_value_from_config_maps_secrets_and_fields(harness: Harness, tmp_path: Path) -> None:
