@@ -119,7 +119,7 @@ def _compose(
     observers = [metrics_observer(metrics)]
     if access_log is not None:
         observers.append(access_log_observer(access_log))
-    return observed([probe_check(state)], observers, clock, handler)
+    return observed([probe_check(state)], observers, clock, rng, handler)
 
 
 def build_app(

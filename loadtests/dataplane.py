@@ -1,6 +1,6 @@
 """Data-plane benchmark: the same trivial app direct, through the gateway, and through nginx.
 
-    python -m loadtests.dataplane [--duration 4] [--install-nginx] [--json out.json]
+    python -m loadtests.dataplane [--rounds 3] [--duration 3] [--install-nginx] [--json out.json]
 
 Everything runs on loopback on this machine: the hello app (`loadtests.apps.hello`), the gateway
 (`python -m activator.cli` with a static routes file) in several configurations (asyncio or
@@ -8,7 +8,9 @@ uvloop, one or two SO_REUSEPORT workers), nginx with an upstream keep-alive pool
 `/usr/sbin/nginx` exists (`--install-nginx` runs `apt-get install -y nginx-light` first), and
 a load generator in this process (raw asyncio protocol, uvloop, keep-alive connections).
 
-Scenarios per target, each bounded in time and count: closed loop at 10, 50 and 200 connections,
+Rounds interleave the targets and the figures are medians over rounds: on a shared machine the
+load from elsewhere drifts, and interleaving spreads it evenly over the targets. Scenarios per
+target, each bounded in time and count: closed loop at 10, 50 and 200 connections,
 and open loop at a fixed rate (300 req/s by default; latency counted from each request's
 scheduled time, so a stalled proxy cannot hide its queueing). Reported: throughput, p50/p99,
 the proxy's CPU time per request (from /proc), throughput ratios gateway/direct and
@@ -28,6 +30,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -511,6 +514,28 @@ async def _scrape_queue_depth(admin_port: int) -> float:
 # Report.
 
 
+def _medians(rows: Sequence[Row]) -> list[Row]:
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.target, row.scenario), []).append(row)
+    merged = []
+    for (target, scenario), group in groups.items():
+        cpus = [r.proxy_cpu_us for r in group if r.proxy_cpu_us is not None]
+        merged.append(
+            Row(
+                target,
+                scenario,
+                statistics.median(r.throughput for r in group),
+                statistics.median(r.p50_ms for r in group),
+                statistics.median(r.p99_ms for r in group),
+                sum(r.errors for r in group),
+                sum(r.requests for r in group),
+                statistics.median(cpus) if cpus else None,
+            )
+        )
+    return merged
+
+
 def _table(rows: Sequence[Row]) -> Iterator[str]:
     yield (
         f"{'target':<22} {'scenario':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
@@ -594,23 +619,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     upstream_client=client or "pool",
                 )
             )
-        for make in targets:
-            target = make()
-            if target is None:
-                print("(nginx not found: pass --install-nginx to compare with it)", file=sys.stderr)
-                continue
-            try:
-                measured = await measure(target, args.duration, args.rate, args.max_requests)
-            finally:
-                _stop(target.process)
-            rows += measured
-            for line in _table(measured):
-                print(line, file=sys.stderr)  # progress, in case a later step fails
-            # The app's CPU share per request is the same for every target; report it once.
-            if target.name == "direct":
-                cpu0 = _cpu_seconds([app.pid])
-                result = await closed_loop(app_port, HOST, 50, min(2.0, args.duration), args.max_requests)
-                extra["app_cpu_us_per_request"] = (_cpu_seconds([app.pid]) - cpu0) / result.requests * 1e6
+        # Rounds interleave the targets, so that drift in what else runs on the machine hits
+        # them alike; each figure reported is the median over the rounds.
+        for round_number in range(1, args.rounds + 1):
+            for make in targets:
+                target = make()
+                if target is None:
+                    if round_number == 1:
+                        print("(nginx not found: pass --install-nginx to compare with it)", file=sys.stderr)
+                    continue
+                try:
+                    measured = await measure(target, args.duration, args.rate, args.max_requests)
+                finally:
+                    _stop(target.process)
+                rows += measured
+                print(f"round {round_number}:", file=sys.stderr)
+                for line in _table(measured):
+                    print(line, file=sys.stderr)  # progress, in case a later step fails
+                # The app's CPU per request is the same whatever is in front of it; once.
+                if target.name == "direct" and round_number == 1:
+                    cpu0 = _cpu_seconds([app.pid])
+                    result = await closed_loop(app_port, HOST, 50, min(2.0, args.duration), args.max_requests)
+                    extra["app_cpu_us_per_request"] = (_cpu_seconds([app.pid]) - cpu0) / result.requests * 1e6
+        rows = _medians(rows)
         if args.queued:
             try:
                 extra["queued_at_zero"] = await queued_at_zero(workdir, app_port, args.queued)
@@ -632,15 +663,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.dataplane", description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per scenario (default 4)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per scenario (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, medians reported")
     parser.add_argument("--rate", type=float, default=300.0, help="open-loop rate (default 300/s)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per scenario")
     parser.add_argument(
         "--gateways",
         nargs="+",
-        default=["asyncio", "uvloop", "asynciox2", "uvloopx2", "asyncio-session"],
+        default=["asyncio", "uvloop", "asynciox2", "asyncio-session"],
         help="gateway configurations LOOP[xWORKERS][-session] (default: asyncio uvloop asynciox2"
-        " uvloopx2 asyncio-session)",
+        " asyncio-session)",
     )
     parser.add_argument("--no-access-log", action="store_true", help="run the gateway without access log")
     parser.add_argument("--queued", type=int, default=10_000, help="requests to queue at zero (0 skips)")

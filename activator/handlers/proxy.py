@@ -77,7 +77,8 @@ class Proxy:
                 )
                 length = upstream.content_length
                 if length is not None and length <= self._config.buffer_small_bodies_bytes:
-                    scope.reschedule(ctx.total_deadline)
+                    if ctx.total_deadline != ctx.response_deadline:  # usually equal: no timer churn
+                        scope.reschedule(ctx.total_deadline)
                     try:
                         payload = await upstream.read()
                     finally:
