@@ -12,7 +12,6 @@ Every function takes a status mapping and returns a new status dict; `now` is pa
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +104,12 @@ def get(status: Mapping[str, Any] | None, type_: str) -> Condition | None:
 
 
 def _copy(status: Mapping[str, Any] | None) -> dict[str, Any]:
-    return copy.deepcopy(dict(status or {}))
+    """A copy safe to change conditions in: conditions are copied, other fields shared (they are
+    only ever replaced, never changed in place, by the functions of this package)."""
+    out = dict(status or {})
+    if "conditions" in out:
+        out["conditions"] = [dict(c) for c in out["conditions"] or []]
+    return out
 
 
 def _set(status: Mapping[str, Any] | None, cond: Condition, now: float) -> dict[str, Any]:

@@ -38,10 +38,10 @@ def desired_hash(desired: Mapping[str, Any], *, keep_replicas: bool) -> str:
 
 
 def _stamp(desired: Mapping[str, Any], digest: str) -> dict[str, Any]:
-    out = copy.deepcopy(dict(desired))
-    meta = out.setdefault("metadata", {})
+    """`desired` with the hash annotation, sharing everything else (it is only sent, not changed)."""
+    meta = dict(desired.get("metadata") or {})
     meta["annotations"] = {**(meta.get("annotations") or {}), keys.SPEC_HASH_ANNOTATION: digest}
-    return out
+    return {**desired, "metadata": meta}
 
 
 async def ensure(

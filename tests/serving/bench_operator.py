@@ -67,7 +67,7 @@ def _service(name: str, ns: str) -> dict[str, Any]:
 
 
 async def _round(client: ApiClient, n: int, operator_pid: int) -> Result:
-    ns = f"bench-{n}"
+    ns = f"bench-{n}-{round(asyncio.get_running_loop().time() * 1000)}"
     await client.create(NAMESPACES, {"metadata": {"name": ns}})
     cpu0 = _cpu_seconds(operator_pid)
     loop = asyncio.get_running_loop()
@@ -109,6 +109,8 @@ async def main(counts: list[int]) -> list[Result]:
                     asyncio.create_task(serve_ingresses(client, stop), name="fake-gateway"),
                 ]
                 argv = ["-m", "serving.cli.main", "operator", "--kubeconfig", str(server.kubeconfig)]
+                if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/operator.prof
+                    argv = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"], *argv]
                 operator = await asyncio.create_subprocess_exec(
                     sys.executable,
                     *argv,
