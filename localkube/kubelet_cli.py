@@ -14,6 +14,7 @@ from pathlib import Path
 
 from localkube.client import ApiClient, ConfigError, Connection, load_connection
 from localkube.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.process import StateDirBusy
 from localkube.kubelet.registration import NodeTaken
 
 log = logging.getLogger("localkube.kubelet")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(serve(connection, config))
-    except NodeTaken as error:
+    except (NodeTaken, StateDirBusy) as error:
         print(f"kwake kubelet: {error}", file=sys.stderr)
         return 1
 

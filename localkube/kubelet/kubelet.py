@@ -102,7 +102,14 @@ class Kubelet:
 
     async def run(self, stop: asyncio.Event) -> None:
         state_dir = self._config.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        lock = process.StateDirLock(state_dir)
+        try:
+            await self._run(stop)
+        finally:
+            lock.release()
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        state_dir = self._config.state_dir
         await self._groups.kill_orphans()
         tls = certs.ensure_serving_cert(state_dir / "tls", "kubelet", ["127.0.0.1", "localhost"])
         app = server.build_app(self._allocator, server.LogIndex(self._pod_dir, self._is_writing))

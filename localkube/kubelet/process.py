@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -22,6 +23,28 @@ from typing import BinaryIO
 from localkube.kubelet import clock as clocks
 
 log = logging.getLogger(__name__)
+
+
+class StateDirBusy(RuntimeError):
+    """Another kubelet uses this state dir: each would kill the other's processes as orphans."""
+
+
+class StateDirLock:
+    """An exclusive lock on a state dir for as long as the kubelet runs."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            os.close(self._fd)
+            raise StateDirBusy(
+                f"another kubelet already uses {directory}; choose another --state-dir"
+            ) from error
+
+    def release(self) -> None:
+        os.close(self._fd)  # closing the descriptor drops the lock
 
 
 class StartError(Exception):

@@ -21,6 +21,7 @@ import pytest
 from localkube.client import EVENTS, LEASES, MUTATING_WEBHOOKS, NODES, PODS, ApiClient, load_connection
 from localkube.kubelet import admission, clock, process
 from localkube.kubelet.kubelet import Kubelet, KubeletConfig
+from localkube.kubelet.process import StateDirBusy
 from localkube.kubelet.registration import NodeTaken
 from localkube.server.runner import ThreadedApiServer
 
@@ -362,6 +363,9 @@ async def test_a_second_kubelet_for_the_same_node_refuses_to_start(running: Runn
     second = Kubelet(running.client, KubeletConfig(state_dir=tmp_path / "second"))
     with pytest.raises(NodeTaken, match="already runs"):
         await asyncio.wait_for(second.run(asyncio.Event()), 10)
+    same_dir = Kubelet(running.client, KubeletConfig(state_dir=running.state_dir, node_name="other"))
+    with pytest.raises(StateDirBusy, match="already uses"):
+        await asyncio.wait_for(same_dir.run(asyncio.Event()), 10)
     # The first one is untouched: its webhook and Node stay, and it still runs pods.
     assert await running.client.get_or_none(MUTATING_WEBHOOKS, "localkube-kubelet") is not None
     await running.client.create(PODS, app_pod("after"), "default")
