@@ -21,6 +21,7 @@ The client does not retry: callers (informers, controllers) decide what a failur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -33,6 +34,7 @@ import aiohttp
 from localkube.client import errors
 from localkube.client.config import Connection
 from localkube.client.resources import Resource
+from localkube.client.tasks import cancel_and_wait, create_guarded_task
 from localkube.client.watch import WatchEvent, decode_events
 
 PatchType = Literal["merge", "json", "strategic", "apply"]
@@ -54,10 +56,20 @@ class ApiClient:
     side) and a read timeout of that plus a margin.
     """
 
-    def __init__(self, connection: Connection, *, timeout: float = 30.0, user_agent: str = "kwake") -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        timeout: float = 30.0,
+        user_agent: str = "kwake",
+        keep_warm_seconds: float | None = 20.0,
+    ) -> None:
         self._connection = connection
         self._timeout = timeout
         self._user_agent = user_agent
+        self._keep_warm_seconds = keep_warm_seconds
+        self._keep_warm: asyncio.Task[None] | None = None
+        self._last_used = time.monotonic()
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None
         self._token_read_at = float("-inf")
@@ -80,6 +92,9 @@ class ApiClient:
         await self.close()
 
     async def close(self) -> None:
+        warm, self._keep_warm = self._keep_warm, None
+        if warm is not None:
+            await cancel_and_wait([warm])
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -93,12 +108,28 @@ class ApiClient:
                 # Before 3.12.7 asyncio can leak the socket of a TLS connection closed mid-request
                 # (a cancelled call); aiohttp then aborts those transports when the session closes.
                 enable_cleanup_closed=sys.version_info < (3, 12, 7),
+                keepalive_timeout=120.0,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"Accept": "application/json", "User-Agent": self._user_agent},
             )
+            if self._keep_warm_seconds and self._keep_warm is None:
+                self._keep_warm = create_guarded_task(
+                    self._stay_warm(self._keep_warm_seconds), "api-client-keep-warm"
+                )
         return self._session
+
+    async def _stay_warm(self, interval: float) -> None:
+        """Keep one pooled connection open: after a quiet spell, the next call (a scale from
+        zero, say) then skips a TLS handshake (~5 ms here, more on a busy machine); servers
+        close idle connections (aiohttp after 75 s)."""
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_used >= interval:
+                # Only a courtesy: the next real call reports real trouble.
+                with contextlib.suppress(TimeoutError, errors.ApiError, aiohttp.ClientError, OSError):
+                    await self.version()
 
     def _headers(self) -> dict[str, str]:
         headers = dict(self._connection.headers)
@@ -138,6 +169,7 @@ class ApiClient:
     ) -> dict[str, Any]:
         """One request to `path` (e.g. `/version`); returns the decoded JSON body, raises `ApiError`."""
         session = self._ensure_session()
+        self._last_used = time.monotonic()
         headers = self._headers()
         data: bytes | None = None
         if body is not None:

@@ -51,6 +51,7 @@ class TinyApi:
     bookmark_next_watch: bool = False
     end_watches: asyncio.Event = field(default_factory=asyncio.Event)
     fail_lists: int = 0
+    pinged: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def emit(self, kind: str, obj: Obj) -> None:
         self.rv += 1
@@ -76,6 +77,7 @@ def build_app(api: TinyApi) -> web.Application:
 
     @routes.get("/version")
     async def version(request: web.Request) -> web.Response:
+        api.pinged.set()
         return web.json_response({"major": "1", "minor": "32"})
 
     @routes.get("/api/v1/namespaces/{ns}/configmaps")
@@ -432,3 +434,18 @@ async def test_work_queue_deduplicates_and_requeues_keys_added_while_held() -> N
     assert len(queue) == 0
     queue.shut_down()
     assert await queue.get() is None
+
+
+async def test_an_idle_client_keeps_one_connection_warm(served: Served) -> None:
+    client = ApiClient(served.client.connection, keep_warm_seconds=0.05)
+    try:
+        await client.version()
+        async with asyncio.timeout(5):
+            for _ in range(2):  # pings with no call of ours in between
+                served.api.pinged.clear()
+                await served.api.pinged.wait()
+    finally:
+        await client.close()
+    count = len(served.api.requests)
+    await asyncio.sleep(0.2)
+    assert len(served.api.requests) == count, "no pings once closed"
