@@ -303,7 +303,6 @@ class Kubelet:
                 name,
                 [
                     {"op": "test", "path": "/metadata/uid", "value": meta.get("uid")},
-                    {"op": "test", "path": "/spec/nodeName", "value": None},
                     {"op": "add", "path": "/spec/nodeName", "value": self._config.node_name},
                 ],
                 namespace,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localkube.kubelet import admission, backoff, env, spec, status
+from localkube.kubelet import admission, backoff, env, logs, spec, status
 
 
 def test_crash_backoff_doubles_from_ten_seconds_to_five_minutes() -> None:
@@ -196,3 +197,19 @@ def test_port_allocator_stays_below_the_ephemeral_range_and_never_repeats() -> N
     ports = [allocator.allocate() for _ in range(200)]
     assert len(set(ports)) == 200
     assert all(20000 <= port < low for port in ports)
+
+
+@pytest.mark.parametrize(
+    ("content", "lines", "expected"),
+    [
+        (b"a\nb\nc\n", 2, b"b\nc\n"),
+        (b"a\nb\nc", 2, b"b\nc"),  # an unfinished last line counts as a line
+        (b"a\nb\nc\n", 10, b"a\nb\nc\n"),
+        (b"", 3, b""),
+        (b"a\n" * 50_000, 1, b"a\n"),  # spans read chunks
+    ],
+)
+def test_tail_offset(tmp_path: Path, content: bytes, lines: int, expected: bytes) -> None:
+    path = tmp_path / "0.log"
+    path.write_bytes(content)
+    assert content[logs.tail_offset(path, lines) :] == expected
