@@ -328,13 +328,14 @@ class Api:
                     patched = _apply_as_merge(base, patch_body)
                 else:
                     raise errors.unsupported_media_type(patch_type)
-            except patching.PatchTestFailed as exc:
-                raise errors.ApiError(
-                    422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
-                ) from exc
-            except patching.PatchError as exc:
+            except patching.MalformedPatch as exc:
                 raise errors.bad_request(
                     f"the server rejected our request due to an error in our request: {exc}"
+                ) from exc
+            except patching.PatchError as exc:
+                # A well-formed patch that does not apply (a failed test, a missing path): kube says 422.
+                raise errors.ApiError(
+                    422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
                 ) from exc
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not produce an object")
@@ -709,10 +710,9 @@ class Api:
             pruned, unknown = validation.prune_unknown_fields(rt.schema, obj)
             if unknown:
                 if opts.field_validation == "Strict":
-                    causes.extend(
-                        errors.StatusCause(f, "FieldValueInvalid", f'unknown field "{f}"') for f in unknown
-                    )
-                elif opts.field_validation == "Warn":
+                    listed = ", ".join(f'unknown field "{f}"' for f in unknown)
+                    raise errors.bad_request(f"strict decoding error: {listed}")
+                if opts.field_validation == "Warn":
                     warnings.extend(f'unknown field "{f}"' for f in unknown)
             obj.clear()
             obj.update(pruned)

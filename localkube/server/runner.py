@@ -95,7 +95,14 @@ class ApiServer:
         if self.api is not None:
             await self.api.stop()
         if self._runner is not None:
+            web_server = self._runner.server
+            handlers = list(getattr(web_server, "_connections", {}) or ())
             await self._runner.cleanup()
+            # A TLS close waits for the peer's close_notify; a client that vanished never sends it.
+            for handler in handlers:
+                transport = getattr(handler, "transport", None)
+                if transport is not None:
+                    transport.abort()
             self._runner = None
         if self._admission is not None:
             await self._admission.close()
@@ -202,11 +209,22 @@ class ThreadedApiServer:
         if not self._thread.is_alive():
             return
         try:
-            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self._stop_all(), self._loop).result(timeout=30)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
+
+    async def _stop_all(self) -> None:
+        await self.server.stop()
+        # Let closing transports finish, then end whatever the server left behind on this loop.
+        current = asyncio.current_task()
+        leftovers = [t for t in asyncio.all_tasks() if t is not current]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        await self._loop.shutdown_asyncgens()
 
     def token(self) -> str:
         path = self.server.state_dir / "token"
