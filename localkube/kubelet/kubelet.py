@@ -43,6 +43,9 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 STATUS_RETRY_SECONDS = 0.5
 BIND_ATTEMPTS = 5
 STARTUP_ATTEMPTS = 40
+EVENT_QUEUE_LIMIT = 1000
+
+EventKind = Literal["Normal", "Warning"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class Kubelet:
         self._stopping = False
         self._runtime: Runtime | None = None
         self._events = EventRecorder(client, component="kubelet", host=config.node_name)
+        self._event_queue: asyncio.Queue[tuple[dict[str, Any], str, str, EventKind]] = asyncio.Queue(
+            EVENT_QUEUE_LIMIT
+        )
         self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -119,6 +125,7 @@ class Kubelet:
         registration = Registration(self._client, self._config.node_name, self.port, self._clock)
         informer: Informer | None = None
         heartbeat: asyncio.Task[None] | None = None
+        events: asyncio.Task[None] | None = None
         async with aiohttp.ClientSession() as http:
             self._runtime = Runtime(
                 clock=self._clock,
@@ -133,6 +140,7 @@ class Kubelet:
                 if self._config.register_webhook:
                     await self._with_retries(lambda: registration.register_webhook(tls.ca_pem), stop)
                 heartbeat = create_guarded_task(registration.heartbeat(), "kubelet heartbeat", log)
+                events = create_guarded_task(self._post_events(), "kubelet events", log)
                 informer = Informer(
                     self._client,
                     PODS,
@@ -153,6 +161,11 @@ class Kubelet:
                 if heartbeat is not None:
                     await cancel_and_wait([heartbeat])
                 await self._shutdown_pods()
+                if events is not None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):
+                            await self._event_queue.join()  # the Killing events, if the API is quick
+                    await cancel_and_wait([events])
                 await cancel_and_wait(list(self._tasks))
                 await self._best_effort(registration.unregister(keep_webhook=self._config.keep_webhook))
                 await https.stop()
@@ -337,17 +350,20 @@ class Kubelet:
         return entry
 
     def _record(self, worker: PodWorker, reason: str, message: str, warning: bool) -> None:
-        """Post an Event about the pod in the background: never on the status hot path."""
-        if self._stopping and reason != "Killing":
-            return
+        """Queue an Event about the pod: never on the status hot path, dropped if too many wait."""
         body = {"kind": "Pod", "apiVersion": "v1", **worker.body}
-        kind: Literal["Normal", "Warning"] = "Warning" if warning else "Normal"
-        self._spawn(self._post_event(body, reason, message, kind), f"event {reason}")
+        kind: EventKind = "Warning" if warning else "Normal"
+        try:
+            self._event_queue.put_nowait((body, reason, message, kind))
+        except asyncio.QueueFull:
+            log.debug("event queue full; dropped %s for %s", reason, worker.identity.key)
 
-    async def _post_event(
-        self, body: dict[str, Any], reason: str, message: str, kind: Literal["Normal", "Warning"]
-    ) -> None:
-        await self._events.record(body, reason, message, type=kind)
+    async def _post_events(self) -> None:
+        """One event at a time, so a burst of pod starts never floods the API server with them."""
+        while True:
+            body, reason, message, kind = await self._event_queue.get()
+            await self._events.record(body, reason, message, type=kind)
+            self._event_queue.task_done()
 
     def _status_changed(self, worker: PodWorker) -> None:
         entry = self._pods.get(worker.identity.uid)
