@@ -24,6 +24,9 @@ from localkube.kubelet.kubelet import Kubelet, KubeletConfig
 from localkube.kubelet.process import StateDirBusy
 from localkube.kubelet.registration import NodeTaken
 from localkube.server.runner import ThreadedApiServer
+from serving.api.types import Revision
+from serving.reconciler.revision.resources.deployment import make_deployment
+from tests.serving.fixtures import CFG, revision_body
 
 Obj = dict[str, Any]
 
@@ -397,3 +400,22 @@ async def test_kwake_kubelet_command_runs_pods_and_stops_them_on_sigterm(
         if command.returncode is None:
             command.kill()
             await command.wait()
+
+
+async def test_a_revision_pod_built_by_the_reconciler_is_ready_on_its_own_port(running: Running) -> None:
+    """The contract with serving's revision reconciler: its pod template runs here as is."""
+    app = {"name": "user-container", "image": "hello", "command": [sys.executable, "-c", APP]}
+    revision = Revision.from_body(revision_body(spec={"containers": [app], "containerConcurrency": 0}))
+    template = make_deployment(revision, CFG)["spec"]["template"]
+    pod = {"metadata": {"name": "hello-00001-deployment-x", **template["metadata"]}, "spec": template["spec"]}
+    await running.client.create(PODS, pod, "default")
+    started = asyncio.get_running_loop().time()
+    made = await running.until("hello-00001-deployment-x", ready)
+    assert asyncio.get_running_loop().time() - started < 10
+    container = made["spec"]["containers"][0]
+    port = container["ports"][0]["containerPort"]
+    assert container["ports"][0]["name"] == "user-port" and port != 8080
+    assert {"name": "PORT", "value": str(port)} in container["env"]
+    assert await get_text(port) == f" {port}"  # the app answers on the port it was given
+    await running.client.delete(PODS, "hello-00001-deployment-x", "default")
+    await running.gone("hello-00001-deployment-x")
