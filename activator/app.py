@@ -35,6 +35,7 @@ from activator.handlers.proxy import Proxy
 from activator.handlers.routing import routing_check
 from activator.handlers.throttle import throttle_handler
 from activator.http_sink import HttpStatsSink
+from activator.ingress_status import served_report
 from activator.metrics import GatewayMetrics
 from activator.poker import Poker
 from activator.reporter import StatsReporter
@@ -151,7 +152,8 @@ async def _sweep(pool: UpstreamPool, period_s: float) -> None:
 
 
 def build_admin_app(gateway: GatewayApp) -> web.Application:
-    """`/metrics` (the gateway's own registry), `/ready` (503 until synced and once draining)."""
+    """`/metrics` (the gateway's own registry), `/ready` (503 until synced and once draining),
+    `/served` (the KIngress generations this replica serves, see `ingress_status`)."""
 
     async def metrics(request: web.Request) -> web.Response:
         body = generate_latest(gateway.metrics.registry)
@@ -165,8 +167,12 @@ def build_admin_app(gateway: GatewayApp) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def served(request: web.Request) -> web.Response:
+        return web.json_response(served_report(gateway.state.table.generations))
+
     admin = web.Application()
     admin.router.add_get("/metrics", metrics)
     admin.router.add_get("/ready", ready)
     admin.router.add_get("/healthz", healthz)
+    admin.router.add_get("/served", served)
     return admin

@@ -679,6 +679,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--install-nginx", action="store_true", help="apt-get install nginx-light first")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so that the processes this benchmark started are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.install_nginx:
         install_nginx()
     try:
