@@ -59,8 +59,10 @@ async def acquire(
         throttler.enqueue_retry(waiter)
     else:
         throttler.enqueue(waiter)
-    # A slot may already be free (a refused pod's back-off ended with nobody to notice).
+    # A slot may already be free (a refused pod's back-off ended with nobody to notice), or
+    # become free when one ends: make sure someone looks then.
     wake(throttler, throttler.dispatch(now), now)
+    _redispatch_when_refusals_end(throttler, loop, now)
     try:
         async with asyncio.timeout_at(deadline):
             return await waiter
@@ -81,14 +83,25 @@ def refused(throttler: RevisionThrottler[Waiter], tracker: PodTracker, backoff: 
     loop = asyncio.get_running_loop()
     now = loop.time()
     wake(throttler, throttler.refused(tracker, now, backoff), now)
+    _redispatch_when_refusals_end(throttler, loop, now)
+
+
+def _redispatch_when_refusals_end(
+    throttler: RevisionThrottler[Waiter], loop: asyncio.AbstractEventLoop, now: float
+) -> None:
     end = throttler.next_refusal_end(now)
-    if end is not None:
-        loop.call_at(end, _redispatch, throttler, loop)
+    if end is not None and throttler.redispatch_at != end:
+        # One timer per refusal end, however many requests wait behind it.
+        throttler.redispatch_at = end
+        # A hair late: timers may fire within the clock's resolution before `end`.
+        loop.call_at(end + 0.001, _redispatch, throttler, loop)
 
 
 def _redispatch(throttler: RevisionThrottler[Waiter], loop: asyncio.AbstractEventLoop) -> None:
+    throttler.redispatch_at = None
     now = loop.time()
     wake(throttler, throttler.dispatch(now), now)
+    _redispatch_when_refusals_end(throttler, loop, now)
 
 
 def _give_back(throttler: RevisionThrottler[Waiter], waiter: Waiter, now: float) -> None:

@@ -47,6 +47,8 @@ class RevisionThrottler(Generic[W]):
         self._waiters: dict[W, None] = {}
         # Requests sent back after a refused connection go before everyone else.
         self._retries: deque[W] = deque()
+        # When the async layer has a timer set to dispatch again (a refused pod's back-off end).
+        self.redispatch_at: float | None = None
 
     @property
     def container_concurrency(self) -> int:
