@@ -293,9 +293,13 @@ class ContainerRunner:
         remaining = max(0.0, deadline - self.clock.monotonic())
         return await process.terminate(proc, remaining, self.clock)
 
+    def _unhealthy(self, probe: str) -> Callable[[str], None]:
+        def report(failure: str) -> None:
+            self._record("Unhealthy", f"{probe} probe failed: {failure}", True)
+
+        return report
+
     def _set_ready(self, ready: bool) -> None:
-        if not ready:
-            self._record("Unhealthy", "Readiness probe failed", True)
         if ready != self.ready:
             self.ready = ready
             self._changed()
@@ -303,13 +307,11 @@ class ContainerRunner:
     def _fail_startup(self, ok: bool) -> None:
         if not ok:
             self._failed_probe = "startup probe"
-            self._record("Unhealthy", "Startup probe failed", True)
             self._kill.set()
 
     def _fail_liveness(self, ok: bool) -> None:
         if not ok:
             self._failed_probe = "liveness probe"
-            self._record("Unhealthy", "Liveness probe failed", True)
             self._kill.set()
 
     async def _probe(self, actions: probes.ActionRunner) -> None:
@@ -329,11 +331,12 @@ class ContainerRunner:
             startup = container.startup
             await probes.probe_loop(
                 startup,
-                lambda timeout: actions.check(startup.action, timeout),
+                lambda timeout: actions.failure(startup.action, timeout),
                 self.clock,
                 self._fail_startup,
                 initial=None,
                 until_success=True,
+                on_unhealthy=self._unhealthy("Startup"),
             )
         self.started = True
         loops = []
@@ -343,10 +346,11 @@ class ContainerRunner:
             loops.append(
                 probes.probe_loop(
                     readiness,
-                    lambda timeout: actions.check(readiness.action, timeout),
+                    lambda timeout: actions.failure(readiness.action, timeout),
                     self.clock,
                     self._set_ready,
                     initial=False,
+                    on_unhealthy=self._unhealthy("Readiness"),
                 )
             )
         else:
@@ -357,10 +361,11 @@ class ContainerRunner:
             loops.append(
                 probes.probe_loop(
                     liveness,
-                    lambda timeout: actions.check(liveness.action, timeout),
+                    lambda timeout: actions.failure(liveness.action, timeout),
                     self.clock,
                     self._fail_liveness,
                     initial=True,
+                    on_unhealthy=self._unhealthy("Liveness"),
                 )
             )
         if loops:

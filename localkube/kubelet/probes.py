@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
@@ -37,15 +38,29 @@ class ActionRunner:
 
     async def check(self, action: spec.Action, limit: float) -> bool:
         """True if the action succeeds within `limit` real seconds."""
+        return await self.failure(action, limit) is None
+
+    async def failure(self, action: spec.Action, limit: float) -> str | None:
+        """Why the action failed (worded as kubelet words it), or None if it succeeded in time."""
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
         # races with the probe's completion, and the probe loop would then never stop.
         try:
             async with asyncio.timeout(limit):
                 return await self._run(action)
-        except (TimeoutError, OSError, aiohttp.ClientError):
-            return False
+        except TimeoutError:
+            return f"{self._target(action)}: context deadline exceeded"
+        except (OSError, aiohttp.ClientError) as error:
+            errno = error.errno if isinstance(error, OSError) else None
+            reason = os.strerror(errno) if errno else str(error)
+            return f"{self._target(action)}: connect: {reason.lower()}"
 
-    async def _run(self, action: spec.Action) -> bool:
+    def _target(self, action: spec.Action) -> str:
+        if isinstance(action, spec.Exec):
+            return f"command {list(action.command)!r}"
+        port = self._container.resolve_port(action.port)
+        return f"dial tcp {action.host or self._host}:{port}"
+
+    async def _run(self, action: spec.Action) -> str | None:
         if isinstance(action, spec.HttpGet):
             return await self._http_get(action)
         if isinstance(action, spec.TcpSocket):
@@ -58,7 +73,7 @@ class ActionRunner:
             raise OSError(f"port {port!r} is not a port of container {self._container.name}")
         return resolved
 
-    async def _http_get(self, action: spec.HttpGet) -> bool:
+    async def _http_get(self, action: spec.HttpGet) -> str | None:
         scheme = "https" if action.scheme == "HTTPS" else "http"
         path = action.path if action.path.startswith("/") else "/" + action.path
         url = f"{scheme}://{action.host or self._host}:{self._port(action.port)}{path}"
@@ -66,22 +81,24 @@ class ActionRunner:
         headers.update(dict(action.headers))
         async with self._http.get(url, headers=headers, ssl=False, allow_redirects=False) as response:
             await response.read()
-            return 200 <= response.status < 400
+            if 200 <= response.status < 400:
+                return None
+            return f"HTTP probe failed with statuscode: {response.status}"
 
-    async def _tcp(self, action: spec.TcpSocket) -> bool:
+    async def _tcp(self, action: spec.TcpSocket) -> str | None:
         _, writer = await asyncio.open_connection(action.host or self._host, self._port(action.port))
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return True
+        return None
 
-    async def _exec(self, action: spec.Exec) -> bool:
+    async def _exec(self, action: spec.Exec) -> str | None:
         if not action.command:
-            return False
+            return "exec probe without a command"
         try:
             executable = process.resolve_executable(action.command[0], self._env)
-        except process.StartError:
-            return False
+        except process.StartError as error:
+            return str(error)
         proc = await asyncio.create_subprocess_exec(
             executable,
             *action.command[1:],
@@ -93,7 +110,8 @@ class ActionRunner:
             start_new_session=True,
         )
         try:
-            return await proc.wait() == 0
+            code = await proc.wait()
+            return None if code == 0 else f"command {list(action.command)!r} exited with {code}"
         finally:
             process.kill_session(proc.pid)
             if proc.returncode is None:
@@ -102,36 +120,49 @@ class ActionRunner:
 
 async def probe_loop(
     probe: spec.Probe,
-    check: Callable[[float], Awaitable[bool]],
+    check: Callable[[float], Awaitable[str | None]],
     clock: clocks.Clock,
     on_result: Callable[[bool], None],
     *,
     initial: bool | None,
     until_success: bool = False,
+    on_unhealthy: Callable[[str], None] | None = None,
 ) -> None:
-    """Run `check` every period and report each change of verdict.
+    """Run `check` (None: success, else why it failed) every period; report verdict changes.
 
     The verdict turns to success after successThreshold successes in a row, to failure after
     failureThreshold failures in a row; `initial` None means undecided, so the first verdict is
     always reported. With `until_success` (startup probes) the loop ends at the first success.
+    `on_unhealthy` hears once per failing streak that lasted failureThreshold periods: the time a
+    kubelet polling at the declared period would have taken to see it (eager polling must not
+    turn every app's start-up into warnings).
     """
     await clock.sleep(probe.initial_delay)
     verdict = initial
     successes = failures = 0
+    streak_since = 0.0
+    reported = False
     is_exec = isinstance(probe.action, spec.Exec)
     while True:
         eager = probe.aggressive and not verdict
         timeout = min(probe.timeout, AGGRESSIVE_TIMEOUT) if eager and not is_exec else probe.timeout
-        ok = await check(timeout)
+        failure = await check(timeout)
         previous = verdict
-        if ok:
-            successes, failures = successes + 1, 0
+        if failure is None:
+            successes, failures, reported = successes + 1, 0, False
             if successes >= probe.success_threshold:
                 verdict = True
         else:
+            if failures == 0:
+                streak_since = clock.monotonic()
             successes, failures = 0, failures + 1
             if failures >= probe.failure_threshold:
                 verdict = False
+                periods = max(1, probe.failure_threshold - 1) if eager else probe.failure_threshold - 1
+                lasted = clock.monotonic() - streak_since >= probe.period * periods
+                if on_unhealthy is not None and not reported and (lasted or not eager):
+                    reported = True
+                    on_unhealthy(failure)
         if verdict is not None and verdict != previous:
             on_result(verdict)
         if until_success and verdict:

@@ -51,6 +51,10 @@ class Harness:
         self.pids: set[int] = set()
         self.changed = asyncio.Event()
         self.waiting_messages: list[str] = []
+        self.events: list[tuple[str, str, str]] = []
+
+    def _on_event(self, worker: PodWorker, reason: str, message: str, warning: bool) -> None:
+        self.events.append((worker.identity.name, reason, message))
 
     def _on_change(self, worker: PodWorker) -> None:
         for runner in worker.runners:
@@ -66,7 +70,7 @@ class Harness:
             "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
             "spec": {"containers": containers, **spec},
         }
-        worker = PodWorker(self.runtime, body, self._on_change)
+        worker = PodWorker(self.runtime, body, self._on_change, self._on_event)
         self.workers.append(worker)
         worker.start()
         return worker
@@ -543,3 +547,20 @@ async def test_env_from_config_maps_and_secrets_with_prefix(harness: Harness, tm
     worker = harness.start("env-from", [container])
     await harness.until(lambda: worker.ready and out.exists() and out.read_text().endswith("\n"))
     assert out.read_text() == "debug fast t0k explicit wins\n"
+
+
+async def test_a_port_that_never_opens_is_reported_unhealthy_once(harness: Harness) -> None:
+    port = free_port()
+    probe = {"tcpSocket": {"port": port}, "periodSeconds": 1, "failureThreshold": 3}
+    worker = harness.start("deaf", [sh("exec sleep 30") | {"readinessProbe": probe}])
+
+    def unhealthy() -> list[str]:
+        return [message for name, reason, message in harness.events if reason == "Unhealthy"]
+
+    # Polled every 20 ms, but reported only once it failed for as long as kube would have seen.
+    await harness.until(lambda: bool(unhealthy()))
+    await asyncio.sleep(0.1)
+    assert unhealthy() == [f"Readiness probe failed: dial tcp 127.0.0.1:{port}: connect: connection refused"]
+    assert not worker.ready and worker.status()["phase"] == "Running"
+    started = [name for name, reason, _ in harness.events if reason == "Started"]
+    assert started == ["deaf"]
