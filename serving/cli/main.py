@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kubelet": ("localkube.kubelet_cli", "run the process kubelet against any API server"),
     "localkube": ("localkube.cli", "run the embedded Kubernetes-compatible control plane"),
     "operator": ("serving.operator.cli", "run the serving operator against a cluster"),
+    "up": ("serving.cli.up", "run everything on this machine and apply manifests"),
 }
 
 

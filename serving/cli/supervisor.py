@@ -1,0 +1,131 @@
+"""Runs kwake's components as child processes: logs to files, restarts on crashes, stops in order.
+
+Each component runs in its own session (process group), so stopping it reaches every process it
+started; a component that ignores SIGTERM for `stop_seconds` is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("kwake.up")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class Component:
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    stop_seconds: float = 10.0
+    restarts: int = 0
+    process: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    _watch: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def kwake_argv(*args: str) -> list[str]:
+    """The argv that runs `kwake ARGS` with this interpreter (no dependence on PATH)."""
+    return [sys.executable, "-m", "serving.cli.main", *args]
+
+
+class Supervisor:
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self._components: list[Component] = []
+        self._stopping = False
+        self._report = report
+
+    async def start(self, component: Component) -> None:
+        self._components.append(component)
+        await self._spawn(component)
+        component._watch = asyncio.create_task(
+            self._watch_over(component), name=f"supervise-{component.name}"
+        )
+
+    async def _spawn(self, component: Component) -> None:
+        component.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with component.log_path.open("ab") as log_file:
+            component.process = await asyncio.create_subprocess_exec(
+                *component.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        component.started_at = time.monotonic()
+
+    async def _watch_over(self, component: Component) -> None:
+        backoff = 1.0
+        while True:
+            assert component.process is not None
+            code = await component.process.wait()
+            if self._stopping:
+                return
+            lived = time.monotonic() - component.started_at
+            backoff = 1.0 if lived > 60 else min(backoff * 2, MAX_BACKOFF_SECONDS)
+            component.restarts += 1
+            self._report(
+                f"{component.name} exited with code {code}; restarting in {backoff:.0f}s "
+                f"(restart {component.restarts}); last lines of {component.log_path}:\n{component.log_tail()}"
+            )
+            await asyncio.sleep(backoff)
+            if self._stopping:
+                return
+            await self._spawn(component)
+
+    def running(self, name: str) -> Component | None:
+        for component in self._components:
+            if component.name == name:
+                return component
+        return None
+
+    async def stop_all(self) -> None:
+        """Stop in the reverse order of start: the last started (the gateway) drains first."""
+        self._stopping = True
+        for component in reversed(self._components):
+            await self._stop(component)
+            if component._watch is not None:
+                component._watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await component._watch
+
+    async def _stop(self, component: Component) -> None:
+        process = component.process
+        if process is None or process.returncode is not None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), component.stop_seconds)
+        except TimeoutError:
+            log.warning("%s did not stop within %ss; killing it", component.name, component.stop_seconds)
+            _signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
+        # Anything the component left in its group goes too.
+        _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
