@@ -134,9 +134,12 @@ async def closed_loop(port: int, host: str, connections: int, seconds: float, ma
     errors = 0
     deadline = time.perf_counter() + seconds
 
+    issued = 0
+
     async def worker(conn: _Connection) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline and len(latencies) + errors < max_requests:
+        nonlocal errors, issued
+        while time.perf_counter() < deadline and issued < max_requests:
+            issued += 1
             started = time.perf_counter()
             try:
                 status = await conn.request(payload)
