@@ -2,8 +2,8 @@
 
     python -m loadtests.scale_bench [--rounds 5] [--json out.json]
 
-Starts `kwake localkube` (API server + controllers) and `kwake kubelet` as subprocesses on a
-temp state dir, like `kwake up` does, with a Deployment of the trivial hello app
+Starts `kwake localkube` (API server, controllers and kubelet in one process) as a subprocess
+on a temp state dir, with a Deployment of the trivial hello app
 (`loadtests.apps.hello`) at 0 replicas behind a Service with a named targetPort. Then, for each
 round, it scales the Deployment through its scale subresource to 1 (and to 10), and times:
 
@@ -191,7 +191,6 @@ class Processes:
         return proc
 
     def stop(self) -> None:
-        # Kubelet first (it stops its pods), then the API server.
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -439,15 +438,6 @@ async def run(rounds: int, state_dir: Path) -> list[Result]:
         )
         kubeconfig = state_dir / "kubeconfig"
         await wait_for_file(kubeconfig, procs)
-        kubelet_argv = [
-            *cli,
-            "kubelet",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--state-dir",
-            str(state_dir / "kubelet"),
-        ]
-        procs.start(kubelet_argv, state_dir.parent / "kubelet.log")
         async with ApiClient(load_connection(kubeconfig, environ={})) as client:
             await wait_for_node(client)
             deployment, service = manifests()
@@ -505,9 +495,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     args = parser.parse_args(argv)
     rounds = max(1, min(50, args.rounds))
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kwake-scale-bench-") as tmp:
         results = asyncio.run(run(rounds, Path(tmp) / "state"))
     print(report(results))
+    # Other work on the machine moves these figures a lot: say how busy it was.
+    print(f"{rounds} rounds per size; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(r) | {"overhead": r.overhead} for r in results], indent=2))
     return 0
