@@ -41,6 +41,14 @@ log = logging.getLogger(__name__)
 
 _EXPECTATION_TTL = 30.0  # seconds: after this a missed watch event no longer blocks progress
 _CREATE_ATTEMPTS = 3
+STATUS_BATCH_SECONDS = 0.05
+
+
+def _status_only_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Only the pod's status changed (not its labels, owners, deletion): no pod action hinges
+    on it at once, except a rollout step, which can wait a few tens of milliseconds."""
+    old_meta, new_meta = podutil.meta(old), podutil.meta(new)
+    return all(old_meta.get(f) == new_meta.get(f) for f in ("labels", "ownerReferences", "deletionTimestamp"))
 
 
 def utc_now() -> datetime.datetime:
@@ -163,8 +171,17 @@ class DeploymentController:
 
     async def _on_pod_update(self, old: Obj, new: Obj) -> None:
         previous = owner_deployment_key(old)
-        await self._on_pod(new)
-        if previous is not None and previous != owner_deployment_key(new):
+        key = owner_deployment_key(new)
+        self._owned.set(object_key(new), key)
+        if key is not None:
+            self._expectations.observed_pod(key, new)
+            if _status_only_change(old, new):
+                # Readiness flips come in bursts (a scale-up): gather them into one status write
+                # rather than one per pod, leaving the API server to the Endpoints writes.
+                self.loop.queue.add_after(key, STATUS_BATCH_SECONDS)
+            else:
+                self.loop.queue.add(key)
+        if previous is not None and previous != key:
             self.loop.queue.add(previous)
 
     async def _on_pod_delete(self, pod: Obj) -> None:

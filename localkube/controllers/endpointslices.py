@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,9 @@ Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 SLICE_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+# Slices are not on the latency path (the gateway reads Endpoints): gather bursts of pod
+# changes into one write per Service, leaving the API server to the Endpoints writes first.
+SLICE_BATCH_SECONDS = 0.05
 
 
 def service_key_of_slice(endpoint_slice: Mapping[str, Any]) -> str | None:
@@ -60,6 +64,7 @@ class EndpointSliceController:
         self._pods_by_namespace = KeyIndex()
         self._slices_by_service = KeyIndex()
         self.loop = ReconcileLoop("endpointslice-controller", self.reconcile, workers=workers, logger=log)
+        self._enqueue = functools.partial(self.loop.queue.add_after, delay=SLICE_BATCH_SECONDS)
         services.add_handlers(
             on_add=self._on_service, on_update=self._on_service_update, on_delete=self._on_service
         )
@@ -77,16 +82,16 @@ class EndpointSliceController:
     # --- event handlers ------------------------------------------------------------------------
 
     async def _on_service(self, service: Obj) -> None:
-        self.loop.queue.add(object_key(service))
+        self._enqueue(object_key(service))
 
     async def _on_service_update(self, old: Obj, new: Obj) -> None:
-        self.loop.queue.add(object_key(new))
+        self._enqueue(object_key(new))
 
     async def _on_slice(self, endpoint_slice: Obj) -> None:
         key = service_key_of_slice(endpoint_slice)
         self._slices_by_service.set(object_key(endpoint_slice), key)
         if key is not None:
-            self.loop.queue.add(key)
+            self._enqueue(key)
 
     async def _on_slice_update(self, old: Obj, new: Obj) -> None:
         await self._on_slice(new)
@@ -95,7 +100,7 @@ class EndpointSliceController:
         self._slices_by_service.set(object_key(endpoint_slice), None)
         key = service_key_of_slice(endpoint_slice)
         if key is not None:
-            self.loop.queue.add(key)
+            self._enqueue(key)
 
     def _enqueue_services_selecting(self, pod: Mapping[str, Any]) -> None:
         namespace = podutil.meta(pod).get("namespace")
@@ -104,7 +109,7 @@ class EndpointSliceController:
                 continue
             selector = selector_of(service)
             if selector is not None and selects(selector, pod):
-                self.loop.queue.add(object_key(service))
+                self._enqueue(object_key(service))
 
     async def _on_pod(self, pod: Obj) -> None:
         self._pods_by_namespace.set(object_key(pod), str(podutil.meta(pod).get("namespace") or ""))
