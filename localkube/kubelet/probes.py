@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import select
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
@@ -19,6 +22,37 @@ USER_AGENT = "kube-probe/1.32"
 AGGRESSIVE_PERIOD = 0.02  # while not ready, as Knative's queue-proxy polls (every 50 ms there)
 AGGRESSIVE_EXEC_PERIOD = 0.1  # an exec probe costs a process spawn per check
 AGGRESSIVE_TIMEOUT = 0.1
+
+
+def connect_now(host: str, port: int) -> bool | None:
+    """Try a TCP connection without waiting: True if accepted, False if refused, None if unknown.
+
+    On loopback the kernel completes (or refuses) the handshake inside connect(), so a
+    non-blocking connect knows the answer at once, for about a tenth of the CPU of an asyncio
+    connection attempt. Eager readiness polling of many starting pods stays cheap that way.
+    """
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    try:
+        sock.setblocking(False)
+        code = sock.connect_ex((host, port))
+        if code == 0:
+            return True
+        if code != errno.EINPROGRESS:
+            return False if code == errno.ECONNREFUSED else None
+        _, writable, _ = select.select([], [sock], [], 0)
+        if not writable:
+            return None
+        error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error == 0:
+            return True
+        return False if error == errno.ECONNREFUSED else None
+    except OSError:
+        return None
+    finally:
+        sock.close()
 
 
 class ActionRunner:
@@ -74,6 +108,8 @@ class ActionRunner:
         return resolved
 
     async def _http_get(self, action: spec.HttpGet) -> str | None:
+        if connect_now(action.host or self._host, self._port(action.port)) is False:
+            return f"{self._target(action)}: connect: connection refused"  # no request to make
         scheme = "https" if action.scheme == "HTTPS" else "http"
         path = action.path if action.path.startswith("/") else "/" + action.path
         url = f"{scheme}://{action.host or self._host}:{self._port(action.port)}{path}"
@@ -86,7 +122,11 @@ class ActionRunner:
             return f"HTTP probe failed with statuscode: {response.status}"
 
     async def _tcp(self, action: spec.TcpSocket) -> str | None:
-        _, writer = await asyncio.open_connection(action.host or self._host, self._port(action.port))
+        host, port = action.host or self._host, self._port(action.port)
+        answer = connect_now(host, port)
+        if answer is not None:
+            return None if answer else f"{self._target(action)}: connect: connection refused"
+        _, writer = await asyncio.open_connection(host, port)
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localkube.kubelet import admission, backoff, env, logs, spec, status
+from localkube.kubelet import admission, backoff, env, logs, probes, spec, status
 
 
 def test_crash_backoff_doubles_from_ten_seconds_to_five_minutes() -> None:
@@ -213,3 +214,14 @@ def test_tail_offset(tmp_path: Path, content: bytes, lines: int, expected: bytes
     path = tmp_path / "0.log"
     path.write_bytes(content)
     assert content[logs.tail_offset(path, lines) :] == expected
+
+
+def test_connect_now_knows_at_once_on_loopback() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = int(listener.getsockname()[1])
+        assert probes.connect_now("127.0.0.1", port) is True
+        accepted, _ = listener.accept()
+        accepted.close()
+    assert probes.connect_now("127.0.0.1", port) is False  # closed now: refused
