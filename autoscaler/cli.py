@@ -1,8 +1,12 @@
-"""`kwake autoscaler`: run the KPA autoscaler's endpoint and decision loop.
+"""`kwake autoscaler`: run the KPA autoscaler's endpoint and decision loop against a cluster.
 
-Writing decisions to the Kubernetes API (the Deployment scale subresource and PodAutoscaler
-status) needs the Kubernetes `ScaleWriter`, which is not written yet; until then the command runs
-with `--dry-run`, keeping decisions in memory and logging them.
+    kwake autoscaler --kubeconfig F [--host 127.0.0.1] [--port 8080]
+
+Connects with `--kubeconfig`, else $KUBECONFIG / ~/.kube/config, else the in-cluster service
+account; watches PodAutoscalers, their Deployments and the system ConfigMaps; serves gateway
+stats, pokes and metrics; ticks every 2 s; writes the Deployments' scale and the PodAutoscalers'
+status. With `--dry-run` nothing is written (decisions stay in memory and are logged); without a
+`--kubeconfig` a dry run does not touch any cluster. SIGINT/SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ import sys
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from autoscaler.cluster import ClusterWatcher
+from autoscaler.kube import KubeScaleWriter
+from autoscaler.leader import LeaderElector, default_identity
 from autoscaler.server import build_app
 from autoscaler.service import AutoscalerService
-from autoscaler.writer import InMemoryScaleWriter
+from autoscaler.writer import InMemoryScaleWriter, ScaleWriter
+from localkube.client import ApiClient, cancel_and_wait, create_guarded_task, load_connection
+from localkube.client import ConfigError as ConnectionConfigError
+from serving.api.config import SYSTEM_NAMESPACE
 
 logger = logging.getLogger("kwake.autoscaler")
 
@@ -31,40 +41,86 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument(
+        "--system-namespace",
+        default=SYSTEM_NAMESPACE,
+        help="namespace of config-autoscaler, config-deployment and the leader Lease "
+        f"(default {SYSTEM_NAMESPACE})",
+    )
+    parser.add_argument(
+        "--no-leader-elect",
+        dest="leader_elect",
+        action="store_false",
+        help="write without holding the kwake-autoscaler Lease (only when a single replica runs)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="decide and log, keep scales in memory instead of writing them to the cluster",
     )
 
 
-async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
-    registry = CollectorRegistry()
-    service = AutoscalerService(InMemoryScaleWriter(), registry)
+async def _serve_http(
+    service: AutoscalerService, registry: CollectorRegistry, args: argparse.Namespace
+) -> web.AppRunner:
     runner = web.AppRunner(build_app(service, registry))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        logger.info("autoscaler listening on %s:%d (dry run)", args.host, args.port)
-        ticker = asyncio.create_task(service.run(stop), name="autoscaler-tick-loop")
+        await web.TCPSite(runner, args.host, args.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; then every task is cancelled and awaited, the session closed."""
+    registry = CollectorRegistry()
+    if args.dry_run and not args.kubeconfig:
+        service = AutoscalerService(InMemoryScaleWriter(), registry)
+        runner = await _serve_http(service, registry, args)
+        logger.info("autoscaler listening on %s:%d (dry run, no cluster)", args.host, args.port)
+        try:
+            await service.run(stop)
+        finally:
+            await runner.cleanup()
+        return
+
+    connection = load_connection(args.kubeconfig)
+    async with ApiClient(connection, user_agent="kwake-autoscaler") as client:
+        writer: ScaleWriter = InMemoryScaleWriter() if args.dry_run else KubeScaleWriter(client)
+        service = AutoscalerService(writer, registry)
+        watcher = ClusterWatcher(client, service, system_namespace=args.system_namespace)
+        runner = await _serve_http(service, registry, args)
+        logger.info(
+            "autoscaler listening on %s:%d, cluster %s%s",
+            args.host,
+            args.port,
+            connection.server,
+            " (dry run)" if args.dry_run else "",
+        )
+        tasks = [create_guarded_task(watcher.start(), "autoscaler-watch-start", logger)]
+        if args.leader_elect and not args.dry_run:
+            service.set_leading(False)
+            elector = LeaderElector(
+                client,
+                namespace=args.system_namespace,
+                identity=default_identity(),
+                on_change=service.set_leading,
+            )
+            tasks.append(create_guarded_task(elector.run(), "autoscaler-leader-election", logger))
+        ticker = create_guarded_task(service.run(stop), "autoscaler-tick-loop", logger)
         try:
             await stop.wait()
         finally:
             stop.set()
+            await cancel_and_wait(tasks)
+            await watcher.stop()
             await ticker
-    finally:
-        await runner.cleanup()
+            await runner.cleanup()
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.dry_run:
-        print(
-            "kwake autoscaler: writing scales to the Kubernetes API is not available yet; "
-            "run with --dry-run to decide and log only",
-            file=sys.stderr,
-        )
-        return 2
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -74,5 +130,12 @@ def run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await serve(args, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConnectionConfigError as err:
+        print(f"kwake autoscaler: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"kwake autoscaler: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -33,6 +33,8 @@ from autoscaler.metrics import AutoscalerMetrics
 from autoscaler.podautoscaler import PodAutoscalerInfo, seed_from_body
 from autoscaler.stats import StatsMessage
 from autoscaler.writer import Condition, PodAutoscalerStatus, ScaleWriter, TargetGone
+from serving.api.config import ConfigError as ServingConfigError
+from serving.api.config import DeploymentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class _Revision:
     deployment: str
     reachable: bool
     ready: int
+    generation: int | None = None  # the PodAutoscaler's metadata.generation, when it came from one
 
 
 def status_from(decision: Decision) -> PodAutoscalerStatus:
@@ -88,6 +91,7 @@ class AutoscalerService:
         self._revisions: dict[RevisionKey, _Revision] = {}
         self._lock = asyncio.Lock()
         self._last_idle_second: int | None = None
+        self._leading = True
         self.metrics = AutoscalerMetrics(registry, self._scaler.snapshot)
 
     # ------------------------------------------------------------ the cluster's side
@@ -134,6 +138,7 @@ class AutoscalerService:
         reachable: bool = True,
         ready: int = 0,
         seed: PodAutoscalerSeed | None = None,
+        generation: int | None = None,
     ) -> list[str]:
         """Start or refresh scaling a revision. Returns annotation problems (logged; the admission
         webhook should have refused them, so the config's values stand in for the bad ones)."""
@@ -144,9 +149,15 @@ class AutoscalerService:
             logger.warning(
                 "revision %s/%s has invalid autoscaling annotations: %s", namespace, name, problems
             )
-        rev = _Revision(anns, container_concurrency, deployment or f"{name}-deployment", reachable, ready)
+        previous = self._revisions.get(key)
+        rev = _Revision(
+            anns, container_concurrency, deployment or f"{name}-deployment", reachable, ready, generation
+        )
         self._revisions[key] = rev
         self._sync(key, rev, self._clock(), seed)
+        if previous is not None and previous.generation != generation and key in self._scaler:
+            # A new spec: the status must say which generation it answers, even if nothing moved.
+            self._scaler.invalidate_status(key)
         return problems
 
     def upsert_podautoscaler(self, body: dict[str, Any], *, ready: int = 0) -> list[str]:
@@ -162,6 +173,7 @@ class AutoscalerService:
             reachable=info.reachable,
             ready=ready,
             seed=None if known else seed_from_body(body),
+            generation=info.generation,
         )
 
     def remove_revision(self, namespace: str, name: str) -> None:
@@ -191,6 +203,38 @@ class AutoscalerService:
         if replicas is not None:
             self._scaler.set_applied(key, replicas)
 
+    def set_deployment_config(self, data: Mapping[str, str]) -> list[str]:
+        """config-deployment's progress-deadline bounds an activation (as in Knative); on errors
+        keep the previous value and return them."""
+        try:
+            deadline = DeploymentConfig.from_data(data).progress_deadline_seconds
+        except (ServingConfigError, ValueError) as err:
+            logger.error("config-deployment rejected, keeping the previous progress deadline: %s", err)
+            return [str(err)]
+        self._scaler.set_progress_deadline(deadline)
+        return []
+
+    @property
+    def progress_deadline(self) -> float:
+        return self._scaler.progress_deadline
+
+    def has_revision(self, namespace: str, name: str) -> bool:
+        """Whether the cluster told us of this revision (scaled by the KPA or not)."""
+        return RevisionKey(namespace, name) in self._revisions
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    def set_leading(self, leading: bool) -> None:
+        """Only the leader writes. A standby still receives stats and decides (so its windows,
+        panic and scale-down-delay state are warm), but writes nothing; on taking over every
+        status is written afresh and every scale that differs from the Deployment's."""
+        if leading and not self._leading:
+            for key in self.revisions():
+                self._scaler.invalidate_status(key)
+        self._leading = leading
+
     def revisions(self) -> list[RevisionKey]:
         return self._scaler.keys()
 
@@ -202,7 +246,8 @@ class AutoscalerService:
     def record(self, message: StatsMessage) -> list[RevisionKey]:
         """Record a gateway's report at the autoscaler's clock (gateway clocks may disagree).
 
-        Returns the revisions to decide for at once: traffic for a revision last scaled to 0.
+        Returns the revisions to decide for at once: traffic for a revision last scaled to 0, or
+        never sized yet (-1: no pods, so no data; e.g. initial scale 0, or just after a restart).
         """
         if not message.stats:
             return []
@@ -218,7 +263,7 @@ class AutoscalerService:
         return [
             key
             for key, ok, conc in zip(keys, known, concurrency, strict=True)
-            if ok and conc > 0 and self._scaler.last_desired(key) == 0
+            if ok and conc > 0 and self._scaler.last_desired(key) <= 0
         ]
 
     async def handle_stats(self, message: StatsMessage) -> None:
@@ -228,14 +273,14 @@ class AutoscalerService:
 
     async def poke(self, namespace: str, name: str) -> bool:
         """A request waits for this revision. Like Knative's activator on a first request, count
-        one request in flight now; decide at once if the last desired scale was 0."""
+        one request in flight now; decide at once if the last desired scale was 0 (or unknown)."""
         self.metrics.pokes.inc()
         key = RevisionKey(namespace, name)
         if key not in self._scaler:
             self.metrics.stats_unknown.inc()
             return False
         self._scaler.record(self._clock(), [key], [1.0], [1.0])
-        if self._scaler.last_desired(key) != 0:
+        if self._scaler.last_desired(key) > 0:
             return False
         await self._decide([key])
         return True
@@ -258,6 +303,11 @@ class AutoscalerService:
             self._last_idle_second = second
             self._scaler.record_idle(now)
 
+    async def decide(self, namespace: str, name: str) -> None:
+        """Decide for one revision now (the cluster changed under it: a new PodAutoscaler, pods
+        that became ready), rather than at the next tick."""
+        await self._decide([RevisionKey(namespace, name)])
+
     async def _decide(self, keys: list[RevisionKey]) -> None:
         async with self._lock:
             present = [key for key in keys if key in self._scaler]
@@ -267,7 +317,7 @@ class AutoscalerService:
     async def _apply(self, result: TickResult) -> None:
         """Write what changed, a bounded number of revisions at a time (each in order)."""
         changed = np.nonzero(result.scale_changed | result.status_changed)[0].tolist()
-        if not changed:
+        if not changed or not self._leading:
             return
         limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
@@ -283,6 +333,7 @@ class AutoscalerService:
         rev = self._revisions.get(key)
         if rev is None:
             return
+        status = dataclasses.replace(status_from(decision), observed_generation=rev.generation)
         try:
             if result.scale_changed[i]:
                 logger.info("scaling %s/%s to %d", key.namespace, rev.deployment, decision.want)
@@ -291,7 +342,7 @@ class AutoscalerService:
                 if key in self._scaler:  # it may have been removed while we wrote
                     self._scaler.set_applied(key, decision.want)
             if result.status_changed[i]:
-                await self._writer.write_status(key.namespace, key.name, status_from(decision))
+                await self._writer.write_status(key.namespace, key.name, status)
                 self.metrics.status_writes.inc()
         except TargetGone as gone:
             logger.info("forgetting %s/%s: %s", key.namespace, key.name, gone)

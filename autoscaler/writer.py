@@ -1,9 +1,9 @@
 """Where decisions go: the seam between the autoscaler and the Kubernetes API.
 
 The service writes two things per revision: the Deployment's replicas (scale subresource) and
-the PodAutoscaler's status, which it alone owns. `ScaleWriter` is that seam; the Kubernetes
-implementation plugs in here, and `InMemoryScaleWriter` keeps the writes in memory (for
-`kwake autoscaler --dry-run` and for tests).
+the PodAutoscaler's status, which it alone owns. `ScaleWriter` is that seam:
+`autoscaler.kube.KubeScaleWriter` writes to the Kubernetes API, `InMemoryScaleWriter` keeps the
+writes in memory (for `kwake autoscaler --dry-run` and for tests).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class PodAutoscalerStatus:
     actual_scale: int
     active: Condition
     scale_target_initialized: Condition
+    observed_generation: int | None = None  # the PodAutoscaler generation these figures answer
 
     @property
     def ready(self) -> Condition:
@@ -70,7 +71,7 @@ class PodAutoscalerStatus:
 
     def to_body(self) -> dict[str, Any]:
         """The `status` object for a PATCH of the status subresource."""
-        return {
+        body: dict[str, Any] = {
             "desiredScale": self.desired_scale,
             "actualScale": self.actual_scale,
             "conditions": [
@@ -79,6 +80,9 @@ class PodAutoscalerStatus:
                 self.scale_target_initialized.to_body(),
             ],
         }
+        if self.observed_generation is not None:
+            body["observedGeneration"] = self.observed_generation
+        return body
 
 
 class ScaleWriter(Protocol):

@@ -213,6 +213,13 @@ class MultiScaler:
                 self._delay[slot] = MaxTimeWindow(spec.scale_down_delay)
         c.has_delay[slot] = slot in self._delay
 
+    def set_progress_deadline(self, seconds: float) -> None:
+        """A new default progress deadline (config-deployment) for revisions without their own."""
+        self.progress_deadline = seconds
+        for slot, spec in self._specs.items():
+            if spec.progress_deadline is None:
+                self._cols.activation_timeout[slot] = seconds + ACTIVATION_TIMEOUT_BUFFER_SECONDS
+
     def remove(self, key: RevisionKey) -> None:
         """Forget a revision (its PodAutoscaler or Deployment is gone)."""
         slot = self._slots.pop(key)

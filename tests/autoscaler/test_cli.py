@@ -1,11 +1,13 @@
-"""`kwake autoscaler`: refuses to run without a cluster writer, serves in dry-run mode."""
+"""`kwake autoscaler`: its arguments, the dry run without a cluster, and clean stops."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import unused_port
 
 from autoscaler import cli
@@ -22,8 +24,9 @@ def test_kwake_lists_the_autoscaler_command() -> None:
     assert kwake.COMMANDS["autoscaler"][0] == "autoscaler.cli"
 
 
-def test_without_dry_run_it_says_what_is_missing(capsys: object) -> None:
-    assert cli.run(parse(["--port", "0"])) == 2
+def test_an_unreadable_kubeconfig_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(parse(["--port", "0", "--kubeconfig", str(tmp_path / "missing")])) == 2
+    assert "kwake autoscaler:" in capsys.readouterr().err
 
 
 async def test_dry_run_serves_health_and_metrics_until_stopped() -> None:
