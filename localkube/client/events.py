@@ -4,8 +4,11 @@
     await recorder.record(pod, "Started", "Started container app")
     await recorder.record(pod, "BackOff", "Back-off restarting failed container", type="Warning")
 
-`record` never raises: an event that cannot be posted is logged at warning level and dropped
-(events are informational; a failure to post one must not break a reconcile).
+With `EventRecorder(..., aggregate_window=timedelta(minutes=10))`, repeats of one event about
+one object bump its `count` and `lastTimestamp` (client-go's aggregation) rather than piling up
+objects (off by default). `record` never raises: an event that cannot be posted is logged at
+warning level and dropped (events are informational; failing to post one must not break a
+reconcile).
 `build_event` is the pure part (object + reason + message + time -> Event body).
 """
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from localkube.client.api import ApiClient
@@ -98,10 +103,22 @@ def build_event(
 class EventRecorder:
     """Posts Events through `client` on behalf of `component` (e.g. `deployment-controller`)."""
 
-    def __init__(self, client: ApiClient, component: str, host: str | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        component: str,
+        host: str | None = None,
+        *,
+        aggregate_window: datetime.timedelta | None = None,
+        max_remembered: int = 4096,
+    ) -> None:
         self._client = client
         self._component = component
         self._host = host
+        self._window = aggregate_window
+        self._max_remembered = max_remembered
+        # (object uid or name, reason, type, message) -> the posted Event and when it was first seen
+        self._recent: OrderedDict[tuple[str, str, str, str], _Seen] = OrderedDict()
 
     async def record(
         self,
@@ -112,8 +129,49 @@ class EventRecorder:
         type: EventKind = "Normal",
         now: datetime.datetime | None = None,
     ) -> dict[str, Any] | None:
-        """Post one Event; returns the created Event, or None when posting failed (logged)."""
+        """Post one Event; returns the Event, or None when posting failed (logged).
+
+        With an `aggregate_window`, the same event about the same object again within it bumps
+        the first one's `count` and `lastTimestamp` (as client-go's correlator does: `kubectl
+        describe` then shows "x5 over 2m") instead of adding another object.
+        """
         moment = now or datetime.datetime.now(datetime.UTC)
+        ref = involved_object(obj)
+        key = (str(ref.get("uid") or f"{ref.get('namespace')}/{ref.get('name')}"), reason, type, message)
+        seen = self._recent.get(key)
+        if seen is not None and self._window is not None and moment - seen.first < self._window:
+            bumped = await self._bump(seen, moment)
+            if bumped is not None:
+                return bumped
+        created = await self._create(obj, reason, message, type, moment)
+        if created is not None and self._window is not None:
+            self._remember(key, _Seen(created, moment))
+        return created
+
+    async def _bump(self, seen: _Seen, moment: datetime.datetime) -> dict[str, Any] | None:
+        meta = seen.event["metadata"]
+        count = int(seen.event.get("count") or 1) + 1
+        try:
+            patched = await self._client.patch(
+                EVENTS,
+                meta["name"],
+                {"count": count, "lastTimestamp": format_time(moment)},
+                namespace=meta["namespace"],
+            )
+        except Exception:  # gone (events expire) or unreachable: post a fresh one instead
+            return None
+        seen.event = patched
+        return patched
+
+    def _remember(self, key: tuple[str, str, str, str], seen: _Seen) -> None:
+        self._recent[key] = seen
+        self._recent.move_to_end(key)
+        while len(self._recent) > self._max_remembered:
+            self._recent.popitem(last=False)
+
+    async def _create(
+        self, obj: Mapping[str, Any], reason: str, message: str, type: EventKind, moment: datetime.datetime
+    ) -> dict[str, Any] | None:
         for attempt in range(3):
             body = build_event(
                 obj,
@@ -134,3 +192,9 @@ class EventRecorder:
                 )
                 return None
         return None
+
+
+@dataclass
+class _Seen:
+    event: dict[str, Any]
+    first: datetime.datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +140,16 @@ async def test_event_recorder_posts_core_v1_events(client: ApiClient) -> None:
     assert [(e["reason"], e["type"], e["source"]["component"]) for e in events["items"]] == [
         ("Tested", "Warning", "tester")
     ]
+
+
+async def test_repeated_events_are_counted_not_piled_up(client: ApiClient) -> None:
+    pod = await client.create(
+        PODS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    )
+    recorder = EventRecorder(client, component="tester", aggregate_window=datetime.timedelta(minutes=10))
+    for _ in range(3):
+        await recorder.record(pod, "BackOff", "Back-off restarting failed container", type="Warning")
+    await recorder.record(pod, "Started", "Started container c")
+    events = await client.list(EVENTS, "default", field_selector="involvedObject.name=p")
+    counts = sorted((e["reason"], e["count"]) for e in events["items"])
+    assert counts == [("BackOff", 3), ("Started", 1)]
