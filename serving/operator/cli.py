@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         # kopf logs every handler call on every watch event at INFO; that is noise here, and
         # formatting it costs a noticeable share of the operator's CPU under load.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # one line per admission call
     webhook = None
     if not args.no_webhooks:
         webhook = WebhookOptions(

@@ -13,6 +13,7 @@ from typing import Any
 
 from localkube.client import AlreadyExists, ApiError, NotFound
 from serving.api import keys
+from serving.api.defaults import default_configuration
 from serving.api.lifecycle import configuration as lifecycle
 from serving.api.types import Configuration, Revision
 from serving.operator.context import OperatorContext
@@ -35,7 +36,7 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     body = await ctx.client.get_or_none(CONFIGURATIONS, name, namespace)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    config = Configuration.from_body(body)
+    config = Configuration.from_body(default_configuration(body, ctx.config.current))
     cfg = ctx.config.current
     now = ctx.clock()
     status: dict[str, Any] = lifecycle.initialize(body.get("status"), now)

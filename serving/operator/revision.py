@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serving.api import keys
+from serving.api.defaults import default_revision
 from serving.api.lifecycle import revision as lifecycle
 from serving.api.types import Revision
 from serving.operator.children import ensure
@@ -30,7 +31,7 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     body = await ctx.client.get_or_none(REVISIONS, name, namespace)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    rev = Revision.from_body(body)
+    rev = Revision.from_body(default_revision(body, ctx.config.current))
     cfg = ctx.config.current
     now = ctx.clock()
     status: dict[str, Any] = lifecycle.initialize(body.get("status"), now)

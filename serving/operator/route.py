@@ -11,6 +11,7 @@ from typing import Any
 
 from localkube.client import NotFound
 from serving.api import keys
+from serving.api.defaults import default_route
 from serving.api.lifecycle import route as lifecycle
 from serving.api.meta import get_condition
 from serving.api.types import Configuration, Revision, Route
@@ -30,7 +31,7 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     if body is None or body["metadata"].get("deletionTimestamp"):
         ctx.tracker.track((namespace, name), set())
         return None
-    route = Route.from_body(body)
+    route = Route.from_body(default_route(body, ctx.config.current))
     cfg = ctx.config.current
     now = ctx.clock()
     status: dict[str, Any] = lifecycle.initialize(body.get("status"), now)

@@ -9,6 +9,7 @@ from typing import Any
 
 from localkube.client import ApiError
 from localkube.client.resources import Resource
+from serving.api.defaults import default_service
 from serving.api.lifecycle import service as lifecycle
 from serving.api.meta import get_condition
 from serving.api.types import Service
@@ -23,7 +24,8 @@ async def reconcile(ctx: OperatorContext, namespace: str, name: str) -> float | 
     body = await ctx.client.get_or_none(KSERVICES, name, namespace)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return None
-    svc = Service.from_body(body)
+    # Defaults again, in case the object was stored while the webhook was not there.
+    svc = Service.from_body(default_service(body, ctx.config.current))
     now = ctx.clock()
     status = lifecycle.initialize(body.get("status"), now)
 

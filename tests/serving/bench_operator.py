@@ -27,7 +27,7 @@ from localkube.server.runner import ThreadedApiServer
 from serving.api.meta import get_condition
 from serving.operator.resources import KSERVICES
 
-from .operator_harness import eventually, install_crds, serve_ingresses
+from .operator_harness import eventually, install_crds, serve_ingresses, webhooks_configured
 
 APP = (
     "import http.server,os\n"
@@ -109,20 +109,24 @@ async def main(counts: list[int]) -> list[Result]:
                     asyncio.create_task(serve_ingresses(client, stop), name="fake-gateway"),
                 ]
                 argv = ["-m", "serving.cli.main", "operator", "--kubeconfig", str(server.kubeconfig)]
+                log_path = os.environ.get("BENCH_LOG")  # e.g. BENCH_LOG=/tmp/operator.log
+                log_file = Path(log_path).open("w") if log_path else None  # noqa: ASYNC230, SIM115 - closed below
                 if os.environ.get("BENCH_PROFILE"):  # e.g. BENCH_PROFILE=/tmp/operator.prof
                     argv = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"], *argv]
                 operator = await asyncio.create_subprocess_exec(
                     sys.executable,
                     *argv,
                     stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    stderr=log_file or asyncio.subprocess.DEVNULL,
                 )
                 try:
-                    await asyncio.sleep(3)  # kopf's start-up and webhook registration
+                    await eventually(lambda: webhooks_configured(client), within=60, what="the webhooks")
                     return [await _round(client, n, operator.pid) for n in counts]
                 finally:
                     operator.terminate()
                     await asyncio.wait_for(operator.wait(), 30)
+                    if log_file is not None:
+                        log_file.close()
                     stop.set()
                     await asyncio.gather(*tasks, return_exceptions=True)
         finally:

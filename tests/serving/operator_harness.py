@@ -44,7 +44,7 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 2
     raise AssertionError(f"timed out waiting for {what or probe}; last saw {last!r}")
 
 
-async def _webhooks_configured(client: ApiClient) -> bool:
+async def webhooks_configured(client: ApiClient) -> bool:
     """kopf creates its webhook configurations empty and fills them in a moment later."""
     for resource in (MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS):
         config = await client.get_or_none(resource, WEBHOOK_CONFIG_NAME)
@@ -71,7 +71,7 @@ async def running_operator(
         try:
             await asyncio.wait_for(ready.wait(), 30)
             if webhooks:
-                await eventually(lambda: _webhooks_configured(client), what="the admission webhooks")
+                await eventually(lambda: webhooks_configured(client), what="the admission webhooks")
             yield client
         finally:
             stop.set()
