@@ -353,10 +353,25 @@ class Kubelet:
         """Queue an Event about the pod: never on the status hot path, dropped if too many wait."""
         body = {"kind": "Pod", "apiVersion": "v1", **worker.body}
         kind: EventKind = "Warning" if warning else "Normal"
+        item = (body, reason, message, kind)
+        entry = self._pods.get(worker.identity.uid)
+        if entry is not None and not entry.bound.is_set():
+            # Started ahead of its binding: tell it after "Scheduled", as a kubelet would.
+            self._spawn(self._enqueue_once_bound(entry, item), f"event {reason}")
+        else:
+            self._enqueue(item)
+
+    def _enqueue(self, item: tuple[dict[str, Any], str, str, EventKind]) -> None:
         try:
-            self._event_queue.put_nowait((body, reason, message, kind))
+            self._event_queue.put_nowait(item)
         except asyncio.QueueFull:
-            log.debug("event queue full; dropped %s for %s", reason, worker.identity.key)
+            log.debug("event queue full; dropped %s", item[1])
+
+    async def _enqueue_once_bound(
+        self, entry: PodEntry, item: tuple[dict[str, Any], str, str, EventKind]
+    ) -> None:
+        if await _first(entry.bound.wait(), entry.worker.stopped.wait()) == 0:
+            self._enqueue(item)
 
     async def _post_events(self) -> None:
         """One event at a time, so a burst of pod starts never floods the API server with them."""

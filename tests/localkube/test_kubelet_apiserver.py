@@ -82,8 +82,9 @@ class Running:
 
 
 async def event_reasons(client: ApiClient, name: str) -> list[str]:
+    """Each event's reason, as many times as it happened (repeats may be aggregated in `count`)."""
     events = await client.list(EVENTS, "default", field_selector=f"involvedObject.name={name}")
-    return [str(event["reason"]) for event in events["items"]]
+    return [str(event["reason"]) for event in events["items"] for _ in range(int(event.get("count") or 1))]
 
 
 def pids_of(pod: Obj) -> set[int]:
