@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from autoscaler.kpa.decisions import TickResult
@@ -100,3 +100,9 @@ class AutoscalerMetrics:
         self.status_writes = counter("kwake_autoscaler_status_writes", "Writes of a PodAutoscaler's status")
         self.write_errors = counter("kwake_autoscaler_write_errors", "Failed scale or status writes")
         self.ticks = counter("kwake_autoscaler_ticks", "Decision ticks over all revisions")
+        self.leader = Gauge(
+            "kwake_autoscaler_leader",
+            "1 while this replica writes scales (holds the Lease)",
+            registry=registry,
+        )
+        self.leader.set(1)

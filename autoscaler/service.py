@@ -234,6 +234,7 @@ class AutoscalerService:
             for key in self.revisions():
                 self._scaler.invalidate_status(key)
         self._leading = leading
+        self.metrics.leader.set(1 if leading else 0)
 
     def revisions(self) -> list[RevisionKey]:
         return self._scaler.keys()
