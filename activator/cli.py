@@ -25,10 +25,12 @@ from pathlib import Path
 
 from activator.access_lines import ThreadedLineWriter
 from activator.app import build_app, http_sink_factory
+from activator.cluster import ClusterRoutingSource
 from activator.config import DEFAULT_QUEUE_DEPTH, GatewayConfig
 from activator.server import GatewayServer
-from activator.source import FileRoutingSource
+from activator.source import FileRoutingSource, RoutingSource
 from activator.subsetting import ReplicaSlot
+from localkube.client import ApiClient, load_connection
 
 log = logging.getLogger("kwake.gateway")
 
@@ -60,12 +62,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.static_routes is None:
-        print(
-            "kwake gateway: watching a cluster is not available yet; pass --static-routes FILE",
-            file=sys.stderr,
-        )
-        return 2
     if args.workers > 1 and args.worker_index is None:
         return _supervise(args)
     index = args.worker_index or 0
@@ -93,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(
     args: argparse.Namespace, config: GatewayConfig, slot: ReplicaSlot, lines: ThreadedLineWriter | None
 ) -> None:
-    source = FileRoutingSource(args.static_routes, slot)
+    client: ApiClient | None = None
+    source: RoutingSource
+    if args.static_routes is not None:
+        source = FileRoutingSource(args.static_routes, slot)
+    else:
+        client = ApiClient(load_connection(args.kubeconfig), user_agent="kwake-gateway")
+        source = ClusterRoutingSource(client, config.ingress_class, slot, write_status=slot.index == 0)
     sink_factory = http_sink_factory(args.autoscaler_url) if args.autoscaler_url else None
     app = build_app(config, source, sink_factory=sink_factory, access_log=lines)
     admin_port = None if args.admin_port is None else args.admin_port + slot.index
@@ -109,6 +111,8 @@ async def _serve(
     await stop.wait()
     log.info("draining")
     await server.drain()
+    if client is not None:
+        await client.close()
 
 
 def _access_log(target: str) -> ThreadedLineWriter | None:

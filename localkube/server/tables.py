@@ -69,6 +69,9 @@ def _tokens(expr: str) -> list[str]:
 def _step(value: Any, token: str) -> list[Any]:
     if token.startswith("["):
         inner = token[1:-1].strip()
+        if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":
+            key = inner[1:-1].replace("\\.", ".")
+            return [value[key]] if isinstance(value, dict) and key in value else []
         if not isinstance(value, list):
             return []
         if inner == "*":
