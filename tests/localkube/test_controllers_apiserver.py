@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime
 import functools
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +37,7 @@ from localkube.client import (
 from localkube.controllers import run_controllers
 from localkube.controllers.deployment_plan import POD_TEMPLATE_HASH
 from localkube.server.runner import ThreadedApiServer
+from tests.conftest import Kubectl
 
 Obj = dict[str, Any]
 Items = list[Obj]
@@ -419,3 +421,20 @@ async def test_controllers_stop_promptly_even_when_the_api_is_unreachable() -> N
         async with asyncio.timeout(5):
             await task
         assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("controllers:")]
+
+
+async def test_kubectl_rollout_status_get_and_scale(cluster: Cluster, kubectl: Kubectl) -> None:
+    manifest = json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", **deployment("web", 2)})
+    await asyncio.to_thread(kubectl.run, "apply", "-f", "-", input=manifest)
+    rollout = asyncio.create_task(
+        asyncio.to_thread(kubectl.run, "rollout", "status", "deployment/web", "--timeout=20s")
+    )
+    pods = await cluster.pods.until(lambda items: len(live(items, "web")) == 2)
+    for pod in pods:
+        await cluster.set_ready(pod)
+    done = await rollout
+    assert 'deployment "web" successfully rolled out' in done.stdout
+    table = await asyncio.to_thread(kubectl.run, "get", "deployment", "web", "--no-headers")
+    assert table.stdout.split()[1:4] == ["2/2", "2", "2"]
+    await asyncio.to_thread(kubectl.run, "scale", "deployment/web", "--replicas=1")
+    await cluster.pods.until(lambda items: len(live(items, "web")) == 1)
