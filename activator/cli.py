@@ -30,7 +30,7 @@ from activator.config import DEFAULT_QUEUE_DEPTH, GatewayConfig
 from activator.server import GatewayServer
 from activator.source import FileRoutingSource, RoutingSource
 from activator.subsetting import ReplicaSlot
-from localkube.client import ApiClient, load_connection
+from localkube.client import ApiClient, ConfigError, Connection, load_connection
 
 log = logging.getLogger("kwake.gateway")
 
@@ -62,6 +62,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    connection: Connection | None = None
+    if args.static_routes is None:
+        try:
+            connection = load_connection(args.kubeconfig)
+        except ConfigError as exc:
+            print(f"kwake gateway: {exc}; pass --kubeconfig FILE or --static-routes FILE", file=sys.stderr)
+            return 2
     if args.workers > 1 and args.worker_index is None:
         return _supervise(args)
     index = args.worker_index or 0
@@ -77,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if args.loop == "uvloop":
             import uvloop  # noqa: PLC0415 - optional, and only this loop choice needs it
 
-            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers), lines))
+            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers), lines, connection))
         else:
-            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers), lines))
+            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers), lines, connection))
     finally:
         if lines is not None:
             lines.close()
@@ -87,14 +94,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(
-    args: argparse.Namespace, config: GatewayConfig, slot: ReplicaSlot, lines: ThreadedLineWriter | None
+    args: argparse.Namespace,
+    config: GatewayConfig,
+    slot: ReplicaSlot,
+    lines: ThreadedLineWriter | None,
+    connection: Connection | None,
 ) -> None:
     client: ApiClient | None = None
     source: RoutingSource
-    if args.static_routes is not None:
+    if connection is None:
         source = FileRoutingSource(args.static_routes, slot)
     else:
-        client = ApiClient(load_connection(args.kubeconfig), user_agent="kwake-gateway")
+        client = ApiClient(connection, user_agent="kwake-gateway")
         source = ClusterRoutingSource(client, config.ingress_class, slot, write_status=slot.index == 0)
     sink_factory = http_sink_factory(args.autoscaler_url) if args.autoscaler_url else None
     app = build_app(config, source, sink_factory=sink_factory, access_log=lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -74,10 +75,12 @@ async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
     assert b"draining" in stderr
 
 
-async def test_without_static_routes_the_cluster_mode_says_it_is_not_there_yet() -> None:
+async def test_without_routes_file_or_cluster_it_says_what_to_pass(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")}
+    env["HOME"] = str(tmp_path)  # no ~/.kube/config there
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "activator.cli", stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "activator.cli", stderr=asyncio.subprocess.PIPE, env=env
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 10.0)
     assert process.returncode == 2
-    assert b"--static-routes" in stderr
+    assert b"--static-routes" in stderr and b"Traceback" not in stderr
