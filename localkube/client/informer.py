@@ -41,6 +41,8 @@ DeleteHandler = Callable[[Obj], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
+_MIN_QUIET_WATCH = 1.0  # seconds: a watch that ends sooner without events counts as a failure
+
 
 def object_key(obj: Mapping[str, Any]) -> str:
     """`namespace/name`, or `name` for a cluster-scoped object (as client-go's MetaNamespaceKeyFunc)."""
@@ -174,8 +176,15 @@ class Informer:
                     await self._relist()
                     need_list = False
                     self.synced.set()
-                await self._watch_once()
-                failures = 0
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                if await self._watch_once() or loop.time() - started >= _MIN_QUIET_WATCH:
+                    failures = 0
+                else:
+                    # Ended at once with nothing to say: a server (or proxy) closing watches
+                    # early. Back off rather than spin.
+                    await asyncio.sleep(self._backoff.delay(failures))
+                    failures += 1
             except errors.Gone:
                 log.debug("%s: resourceVersion %s expired; relisting", self._name, self._resource_version)
                 need_list = True
@@ -203,7 +212,9 @@ class Informer:
             elif _rv(previous) != _rv(obj):
                 await self._dispatch_update(previous, obj)
 
-    async def _watch_once(self) -> None:
+    async def _watch_once(self) -> bool:
+        """Follow one watch stream to its end; True if it carried any event."""
+        seen = False
         # Jitter the server-side timeout so many informers do not reconnect in lockstep.
         timeout = int(self._watch_timeout * (1 + random.random()))
         stream = self._client.watch(
@@ -216,6 +227,7 @@ class Informer:
         )
         async with contextlib.aclosing(stream) as events:
             async for event in events:
+                seen = True
                 if event.resource_version:
                     self._resource_version = event.resource_version
                 if event.type == "BOOKMARK":
@@ -234,6 +246,7 @@ class Informer:
                     await self._dispatch_add(obj)
                 else:
                     await self._dispatch_update(previous, obj)
+        return seen
 
     # --- handlers ------------------------------------------------------------------------------
 

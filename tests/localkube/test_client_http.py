@@ -52,6 +52,7 @@ class TinyApi:
     end_watches: asyncio.Event = field(default_factory=asyncio.Event)
     fail_lists: int = 0
     pinged: asyncio.Event = field(default_factory=asyncio.Event)
+    close_watches_at_once: bool = False
 
     async def emit(self, kind: str, obj: Obj) -> None:
         self.rv += 1
@@ -99,6 +100,8 @@ def build_app(api: TinyApi) -> web.Application:
         since = int(request.query.get("resourceVersion") or 0)
         response = web.StreamResponse()
         await response.prepare(request)
+        if api.close_watches_at_once:
+            return response
         if since < api.oldest_watchable:
             status = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
             await response.write(json.dumps({"type": "ERROR", "object": status}).encode() + b"\n")
@@ -449,3 +452,13 @@ async def test_an_idle_client_keeps_one_connection_warm(served: Served) -> None:
     count = len(served.api.requests)
     await asyncio.sleep(0.2)
     assert len(served.api.requests) == count, "no pings once closed"
+
+
+async def test_informer_backs_off_when_watches_end_at_once(served: Served) -> None:
+    served.api.close_watches_at_once = True
+    async with Informer(served.client, CONFIGMAPS, namespace="ns") as informer:
+        async with asyncio.timeout(5):
+            await informer.wait_synced()
+        await asyncio.sleep(0.5)  # a spinning informer would re-watch hundreds of times here
+    watches = [r for r in served.api.requests if r.query.get("watch") == "true"]
+    assert 2 <= len(watches) <= 10
