@@ -2,9 +2,9 @@
 system ConfigMaps, feeding `AutoscalerService`.
 
 * PodAutoscaler added or its spec/annotations changed -> `upsert_podautoscaler` (with the ready
-  pods of its Deployment), then a decision at once, as Knative's PA reconciler runs on the event;
+  pods of its Deployment), then `reconcile` at once, as Knative's PA reconciler runs on the event;
   deleted -> `remove_revision`. Updates that only touch the status (our own writes) are skipped.
-* Deployment (of a revision) ready pods changed -> `observe`, then a decision at once, so the
+* Deployment (of a revision) ready pods changed -> `observe`, then `reconcile` at once, so the
   status shows the new actual scale and an activation ends without waiting for the 2 s tick; its
   spec.replicas tells the service what is applied (a hand-made `kubectl scale` is undone at the
   next tick). Deleted -> the revision is forgotten; re-created -> taken up again.
@@ -12,7 +12,7 @@ system ConfigMaps, feeding `AutoscalerService`.
   `set_deployment_config` (bad data is logged and the previous config kept; a deleted ConfigMap
   means the defaults).
 
-During the first list no decision is made per event: the first tick decides for all at once.
+During the first list nothing is reconciled per event: the first tick decides for all at once.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class ClusterWatcher:
         self._service.upsert_podautoscaler(pa, ready=ready)
         if replicas is not None:
             self._service.observe(info.namespace, info.name, replicas=replicas)
-        await self._decide(info.namespace, info.name)
+        await self._reconcile(info.namespace, info.name)
 
     def _forget_target(self, namespace: str, name: str) -> None:
         deployment = self._deployment_of.pop((namespace, name), None)
@@ -198,7 +198,7 @@ class ClusterWatcher:
         old_ready = deployment_counts(old)[0] if old is not None else None
         self._service.observe(namespace, pa_name, ready=ready, replicas=replicas)
         if ready != old_ready:
-            await self._decide(namespace, pa_name)
+            await self._reconcile(namespace, pa_name)
 
     async def _deployment_deleted(self, deployment: Obj) -> None:
         namespace, name = _ns_name(deployment)
@@ -207,8 +207,8 @@ class ClusterWatcher:
             logger.info("deployment %s/%s deleted; forgetting revision %s", namespace, name, pa_name)
             self._service.remove_revision(namespace, pa_name)
 
-    # ------------------------------------------------------------ decisions
+    # ------------------------------------------------------------ reconciling
 
-    async def _decide(self, namespace: str, name: str) -> None:
+    async def _reconcile(self, namespace: str, name: str) -> None:
         if self._live:
-            await self._service.decide(namespace, name)
+            await self._service.reconcile(namespace, name)

@@ -304,16 +304,18 @@ class AutoscalerService:
             self._last_idle_second = second
             self._scaler.record_idle(now)
 
-    async def decide(self, namespace: str, name: str) -> None:
-        """Decide for one revision now (the cluster changed under it: a new PodAutoscaler, pods
-        that became ready), rather than at the next tick."""
-        await self._decide([RevisionKey(namespace, name)])
+    async def reconcile(self, namespace: str, name: str) -> None:
+        """The cluster changed under a revision (a new PodAutoscaler or spec, pods that became
+        ready): settle its scale and status now on the last decision, as Knative's PA reconciler
+        does, rather than at the next tick. The decider itself runs only on ticks and pokes, so
+        the scale-down rate limit still holds per tick."""
+        await self._decide([RevisionKey(namespace, name)], decide=False)
 
-    async def _decide(self, keys: list[RevisionKey]) -> None:
+    async def _decide(self, keys: list[RevisionKey], *, decide: bool = True) -> None:
         async with self._lock:
             present = [key for key in keys if key in self._scaler]
             if present:
-                await self._apply(self._scaler.tick(self._clock(), present))
+                await self._apply(self._scaler.tick(self._clock(), present, decide=decide))
 
     async def _apply(self, result: TickResult) -> None:
         """Write what changed, a bounded number of revisions at a time (each in order)."""

@@ -284,15 +284,26 @@ class MultiScaler:
 
     # ------------------------------------------------------------ ticks
 
-    def tick(self, now: float, keys: Iterable[RevisionKey] | None = None) -> TickResult:
-        """Run the decider and scaler for `keys` (default: every revision) at `now`."""
+    def tick(
+        self, now: float, keys: Iterable[RevisionKey] | None = None, *, decide: bool = True
+    ) -> TickResult:
+        """Run the decider and scaler for `keys` (default: every revision) at `now`.
+
+        `decide=False` runs the scaler alone on the decider's last desired scale, as Knative's
+        PodAutoscaler reconciler does when the cluster changes between ticks (pods became ready,
+        a new spec): bounds, Active and scale to zero follow at once, while the windows, panic
+        and the scale-down rate limit still move only once per tick.
+        """
         c = self._cols
         if keys is None:
             idx = np.nonzero(c.in_use)[0]
         else:
             idx = np.fromiter((self._slots[k] for k in keys), dtype=np.int64)
-        averages = self._collector.averages(now, idx)
         is_rps = c.is_rps[idx]
+        if not decide:
+            had_data = c.desired[idx] >= 0
+            return self._settle(now, idx, is_rps, had_data)
+        averages = self._collector.averages(now, idx)
         channel_stable = np.where(is_rps, averages.stable[RPS_CHANNEL], averages.stable[CONCURRENCY_CHANNEL])
         channel_panic = np.where(is_rps, averages.panic[RPS_CHANNEL], averages.panic[CONCURRENCY_CHANNEL])
         had_data = ~averages.no_data
@@ -332,7 +343,17 @@ class MultiScaler:
             c.panic_concurrency[run] = averages.panic[CONCURRENCY_CHANNEL][had_data]
             c.stable_rps[run] = averages.stable[RPS_CHANNEL][had_data]
             c.panic_rps[run] = averages.panic[RPS_CHANNEL][had_data]
+        return self._settle(now, idx, is_rps, had_data)
 
+    def _settle(
+        self,
+        now: float,
+        idx: npt.NDArray[np.int64],
+        is_rps: npt.NDArray[np.bool_],
+        had_data: npt.NDArray[np.bool_],
+    ) -> TickResult:
+        """The scaler part of a tick: bounds, scale to zero and the Active condition."""
+        c = self._cols
         settled = scaler.settle(
             scaler.ScalerInputs(
                 now=now,

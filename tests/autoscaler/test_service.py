@@ -401,3 +401,23 @@ def test_stats_parsing_is_strict() -> None:
                 '"concurrency": true, "requests": 1}]}'
             )
         )
+
+
+async def test_a_reconcile_between_ticks_settles_the_status_but_scales_down_once_per_tick(
+    clock: Clock, writer: InMemoryScaleWriter, registry: CollectorRegistry
+) -> None:
+    svc = AutoscalerService(writer, registry, clock=clock)
+    svc.upsert_revision(NS, REV, annotations={f"{G}/window": "6s"}, ready=8)
+    svc.observe(NS, REV, replicas=8)
+    for _ in range(60):  # idle: out of the restart panic, then down at most half per tick
+        await advance(svc, clock, 2)
+        if writer.scale_writes:
+            break
+    assert writer.scale_writes == [(NS, DEPLOY, 4)]
+    svc.observe(NS, REV, ready=4)  # the Deployment controller removed four pods
+    clock.now += 0.5
+    await svc.reconcile(NS, REV)
+    assert writer.scale_writes == [(NS, DEPLOY, 4)]  # no second halving before the next tick
+    assert writer.statuses[(NS, REV)].actual_scale == 4  # but the status shows the pods at once
+    await advance(svc, clock, 2)
+    assert writer.scale_writes[-1] == (NS, DEPLOY, 2)
