@@ -44,6 +44,7 @@ STATUS_RETRY_SECONDS = 0.5
 BIND_ATTEMPTS = 5
 STARTUP_ATTEMPTS = 40
 EVENT_QUEUE_LIMIT = 1000
+LOG_ROTATION_SECONDS = 10.0
 
 EventKind = Literal["Normal", "Warning"]
 
@@ -126,6 +127,7 @@ class Kubelet:
         informer: Informer | None = None
         heartbeat: asyncio.Task[None] | None = None
         events: asyncio.Task[None] | None = None
+        rotation: asyncio.Task[None] | None = None
         async with aiohttp.ClientSession() as http:
             self._runtime = Runtime(
                 clock=self._clock,
@@ -141,6 +143,7 @@ class Kubelet:
                     await self._with_retries(lambda: registration.register_webhook(tls.ca_pem), stop)
                 heartbeat = create_guarded_task(registration.heartbeat(), "kubelet heartbeat", log)
                 events = create_guarded_task(self._post_events(), "kubelet events", log)
+                rotation = create_guarded_task(self._rotate_logs(), "kubelet log rotation", log)
                 informer = Informer(
                     self._client,
                     PODS,
@@ -158,8 +161,7 @@ class Kubelet:
                 self._stopping = True
                 if informer is not None:
                     await informer.stop()
-                if heartbeat is not None:
-                    await cancel_and_wait([heartbeat])
+                await cancel_and_wait([task for task in (heartbeat, rotation) if task is not None])
                 await self._shutdown_pods()
                 if events is not None:
                     with contextlib.suppress(TimeoutError):
@@ -449,6 +451,20 @@ class Kubelet:
                 grace_period_seconds=0,
                 preconditions={"uid": str(meta.get("uid"))},
             )
+
+    async def _rotate_logs(self) -> None:
+        """Keep each running container's log under kubelet's 10Mi (checked every 10 s)."""
+        while True:
+            await self._clock.sleep(LOG_ROTATION_SECONDS)
+            paths = [
+                runner.log_path(runner.restart_count)
+                for entry in list(self._pods.values())
+                for runner in entry.worker.all_runners
+                if runner.running
+            ]
+            for path in paths:
+                if await asyncio.to_thread(logs.rotate_if_large, path):
+                    log.info("rotated %s", path)
 
     # --- logs -----------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ Each run of a container writes its own file, so `previous` is the file before th
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -14,6 +16,7 @@ from localkube.kubelet import spec
 
 CHUNK = 64 * 1024
 FOLLOW_POLL_SECONDS = 0.1
+MAX_LOG_BYTES = 10 * 1024 * 1024  # kubelet's containerLogMaxSize default, 10Mi
 
 
 def pod_dir(root: Path, pod: spec.PodIdentity) -> Path:
@@ -41,6 +44,7 @@ def prune(container_dir: Path, current: int) -> None:
     for path in attempts(container_dir):
         if int(path.stem) < current - 1:
             path.unlink(missing_ok=True)
+            path.with_name(path.name + ".1").unlink(missing_ok=True)
 
 
 def attempts(container_dir: Path) -> list[Path]:
@@ -121,3 +125,21 @@ def _open_at(path: Path, offset: int) -> BinaryIO:
     source = open(path, "rb")  # noqa: SIM115 - the caller's `with` closes it
     source.seek(offset)
     return source
+
+
+def rotate_if_large(path: Path, limit: int = MAX_LOG_BYTES) -> bool:
+    """Move a log grown past `limit` to `<name>.1` and empty it in place.
+
+    The process keeps its descriptor, opened for appending, so it writes on at the start of the
+    emptied file (copy-then-truncate: a line written between the two steps may be lost). One
+    rotated file is kept, replaced at the next rotation.
+    """
+    try:
+        if path.stat().st_size <= limit:
+            return False
+        with open(path, "rb") as source, open(path.with_name(path.name + ".1"), "wb") as rotated:
+            shutil.copyfileobj(source, rotated, CHUNK)
+        os.truncate(path, 0)
+    except OSError:
+        return False
+    return True

@@ -225,3 +225,14 @@ def test_connect_now_knows_at_once_on_loopback() -> None:
         accepted, _ = listener.accept()
         accepted.close()
     assert probes.connect_now("127.0.0.1", port) is False  # closed now: refused
+
+
+def test_a_large_log_is_rotated_while_its_writer_keeps_appending(tmp_path: Path) -> None:
+    path = tmp_path / "0.log"
+    with open(path, "ab", buffering=0) as writer:  # as a container's stdout is opened
+        writer.write(b"x" * 100)
+        assert not logs.rotate_if_large(path, limit=200)
+        assert logs.rotate_if_large(path, limit=50)
+        writer.write(b"after\n")
+    assert (tmp_path / "0.log.1").read_bytes() == b"x" * 100
+    assert path.read_bytes() == b"after\n"  # appended at the new end, no hole
