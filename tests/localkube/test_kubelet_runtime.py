@@ -338,8 +338,9 @@ async def test_aggressive_http_readiness_with_named_port_and_headers(harness: Ha
             await asyncio.sleep(0.002)
     answered = loop.time()
     await harness.until(lambda: worker.ready)
-    # Aggressive polling (periodSeconds unset): Ready within tens of ms of the port answering.
-    assert loop.time() - answered < 0.2
+    # Aggressive polling (periodSeconds unset): Ready within tens of ms of the port answering
+    # (the bound leaves room for a loaded machine; the declared period would be 10 s).
+    assert loop.time() - answered < 0.5
     assert worker.status()["conditions"][2] | {"lastTransitionTime": ""} == {
         "type": "Ready",
         "status": "True",
