@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 
-async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
+async def eventually(condition: Callable[[], bool], within: float = 15.0) -> None:
     async with asyncio.timeout(within):
         # The gateway has no event for "n requests queued"; polling its state is the honest probe.
         while not condition():  # noqa: ASYNC110

@@ -48,7 +48,7 @@ async def test_a_cancelled_waiter_granted_in_the_same_instant_hands_the_slot_on(
     admission.release(throttler, held, loop.time())
     with pytest.raises(asyncio.CancelledError):
         await first
-    tracker = await asyncio.wait_for(second, 1)
+    tracker = await asyncio.wait_for(second, 10)
     assert tracker.in_flight == 1
     admission.release(throttler, tracker, loop.time())
     assert throttler.in_flight == 0 and throttler.waiting == 0

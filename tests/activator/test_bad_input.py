@@ -14,7 +14,7 @@ async def test_malformed_request_is_400(start_gateway: StartGateway) -> None:
     try:
         writer.write(b"THIS IS NOT HTTP\r\n\r\n")
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), 2.0)
+        status_line = await asyncio.wait_for(reader.readline(), 10.0)
         assert status_line.split(b" ")[1] == b"400"
     finally:
         writer.close()
@@ -32,7 +32,7 @@ async def test_a_client_trickling_headers_is_cut_off(start_gateway: StartGateway
         for _ in range(3):
             await asyncio.sleep(0.05)
             writer.write(b"X-Slow: 1\r\n")
-        assert await asyncio.wait_for(reader.read(), 3.0) == b""
-        assert loop.time() - started < 2.0
+        assert await asyncio.wait_for(reader.read(), 10.0) == b""
+        assert loop.time() - started < 8.0  # 0.3 s, with room for a loaded machine
     finally:
         writer.close()

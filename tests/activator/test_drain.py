@@ -75,7 +75,7 @@ async def test_drain_is_bounded_and_answers_what_is_still_queued(
     loop = asyncio.get_running_loop()
     started = loop.time()
     await gw.server.drain()
-    assert loop.time() - started < 2.0
+    assert loop.time() - started < 8.0  # 0.3 s, with room for a loaded machine
     response = await request
     assert response.status == 503
     assert "shutting down" in await response.text()

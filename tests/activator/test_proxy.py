@@ -304,11 +304,11 @@ async def test_head_keeps_the_pods_length_and_expect_continue_is_answered(
             f"POST / HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode()
         )
         await writer.drain()
-        assert await asyncio.wait_for(reader.readline(), 2.0) == b"HTTP/1.1 100 Continue\r\n"
+        assert await asyncio.wait_for(reader.readline(), 10.0) == b"HTTP/1.1 100 Continue\r\n"
         await reader.readline()
         writer.write(b"hello")
         await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10.0)
         assert head.startswith(b"HTTP/1.1 200")
         assert await reader.readexactly(5) == b"hello"
     finally:

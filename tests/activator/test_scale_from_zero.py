@@ -6,6 +6,7 @@ import asyncio
 
 import aiohttp
 
+from activator.config import GatewayConfig
 from activator.routing import RevisionKey
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, StartGateway, hello_app
@@ -22,7 +23,9 @@ async def test_200_requests_at_zero_all_succeed_once_a_pod_appears(
 ) -> None:
     sink = RecordingSink()
     ingress = o.ingress("cold", [HOST], [o.path([o.split(REV, 100)])])
-    gw = await start_gateway(ingress, o.revision(REV), sink_factory=lambda session: sink)
+    # No stats tick during the test: the poke must not wait for one.
+    config = GatewayConfig(stats_period_s=3600, drain_timeout_s=2.0)
+    gw = await start_gateway(ingress, o.revision(REV), sink_factory=lambda session: sink, config=config)
     throttler = gw.gateway.state.revisions[KEY].throttler
 
     async def one() -> int:
@@ -30,11 +33,12 @@ async def test_200_requests_at_zero_all_succeed_once_a_pod_appears(
             assert await resp.text() == "hello"
             return resp.status
 
-    requests = [asyncio.create_task(one()) for _ in range(200)]
-    # The poke goes out with the first request, long before any stats tick.
-    await asyncio.wait_for(sink.poked.wait(), 0.5)
-    await eventually(lambda: throttler.waiting == 200)
-    assert sink.pokes == [KEY]
+    requests = [asyncio.create_task(one())]
+    await asyncio.wait_for(sink.poked.wait(), 5.0)
+    assert sink.reports == []
+    requests += [asyncio.create_task(one()) for _ in range(199)]
+    await eventually(lambda: throttler.waiting == 200, within=20.0)
+    assert sink.pokes == [KEY]  # one poke per interval, not one per request
     pod = await start_backend(hello_app())
     gw.set_objects(ingress, o.revision(REV), o.endpoints(REV, [pod.port]))
     assert await asyncio.gather(*requests) == [200] * 200

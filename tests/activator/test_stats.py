@@ -87,9 +87,9 @@ async def test_gateway_pokes_at_once_and_reports_every_period(
         ingress, config=config, sink_factory=http_sink_factory(f"http://127.0.0.1:{server.port}")
     )
     request = asyncio.create_task(client.get(gw.url, headers={"Host": HOST}))
-    await asyncio.wait_for(autoscaler.poked.wait(), 0.5)
+    await asyncio.wait_for(autoscaler.poked.wait(), 5.0)
     assert autoscaler.pokes == [{"namespace": "default", "revision": REV}]
-    await asyncio.wait_for(autoscaler.got_stats.wait(), 2.0)
+    await asyncio.wait_for(autoscaler.got_stats.wait(), 10.0)
     body = autoscaler.stats[0]
     assert body["gateway"] == "gw-test"
     (stat,) = body["stats"]

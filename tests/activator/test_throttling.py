@@ -118,7 +118,7 @@ async def test_no_pod_before_the_deadline_is_504(
     started = loop.time()
     async with client.get(gw.url, headers={"Host": HOST}) as resp:
         assert resp.status == 504
-    assert 0.25 < loop.time() - started < 2.0
+    assert 0.25 < loop.time() - started < 8.0
     assert _waiting(gw) == 0
 
 
@@ -230,7 +230,7 @@ async def test_client_going_away_cancels_upstream_and_logs_499(
             gw.url, headers={"Host": HOST}, timeout=aiohttp.ClientTimeout(total=0.3)
         ) as resp:
             await resp.read()
-    await asyncio.wait_for(upstream_gone.wait(), 3.0)
+    await asyncio.wait_for(upstream_gone.wait(), 10.0)
     await eventually(lambda: gw.gateway.state.revisions[KEY].recorder.in_flight == 0)
     await eventually(lambda: any('"status":499' in line for line in access_log.lines))
     assert gw.gateway.state.revisions[KEY].throttler.in_flight == 0
