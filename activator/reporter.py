@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from activator.metrics import GatewayMetrics
+from activator.routing import RevisionKey
 from activator.state import GatewayState
 from activator.stats import RevisionStat, StatsReport, StatsSink
 
@@ -23,6 +24,7 @@ class StatsReporter:
         self._clock = clock
         self._wall_clock = wall_clock
         self._known: set[tuple[str, str]] = set()
+        self._reported: set[RevisionKey] = set()
 
     def collect(self) -> StatsReport:
         now = self._clock()
@@ -34,12 +36,17 @@ class StatsReporter:
             self._metrics.queue_depth.labels(*labels).set(revision.throttler.waiting)
             self._metrics.pods.labels(*labels).set(len(revision.pods))
             if revision.recorder.idle():
+                if key in self._reported:
+                    # One explicit zero after activity, as Knative's activator sends, so the
+                    # autoscaler sees the drop instead of a gap; then silence until traffic.
+                    stats.append(RevisionStat(key, 0.0, 0))
                 continue
             window = revision.recorder.report(now)
             stats.append(RevisionStat(key, window.average_concurrency, window.requests))
         for gone in self._known - seen:
             self._metrics.forget_revision(*gone)
         self._known = seen
+        self._reported = {stat.revision for stat in stats if stat.concurrency or stat.requests}
         return StatsReport(self._state.config.gateway_id, self._wall_clock(), tuple(stats))
 
     async def run(self, sink: StatsSink, period_s: float) -> None:

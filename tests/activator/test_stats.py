@@ -124,6 +124,13 @@ def test_reporter_averages_over_the_window_and_skips_idle_revisions() -> None:
     assert report.stats == (RevisionStat(RevisionKey("default", "a-1"), 1.5, 2),)
     now[0] = 102.0
     assert reporter.collect().stats == (RevisionStat(RevisionKey("default", "a-1"), 2.0, 0),)
+    recorder.end(102.0)
+    recorder.end(102.0)
+    now[0] = 103.0
+    # One zero after the traffic stopped, then nothing until there is traffic again.
+    assert reporter.collect().stats == (RevisionStat(RevisionKey("default", "a-1"), 0.0, 0),)
+    now[0] = 104.0
+    assert reporter.collect().stats == ()
 
 
 async def test_admin_port_exposes_metrics_from_its_own_registry(
