@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from typing import Any
 
@@ -18,7 +19,8 @@ from activator.reporter import StatsReporter
 from activator.routing import RevisionKey
 from activator.source import ClusterSnapshot
 from activator.state import GatewayState
-from activator.stats import RevisionStat, StatsReport
+from activator.stats import RevisionStat, StatsReport, poke_body
+from autoscaler import stats as autoscaler_stats
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, StartGateway, hello_app
 
@@ -154,3 +156,14 @@ async def test_admin_port_exposes_metrics_from_its_own_registry(
     assert 'kwake_gateway_requests_total{code="404"' in text
     assert f'kwake_gateway_revision_pods{{namespace="default",revision="{REV}"}} 1.0' in text
     assert f'kwake_gateway_queue_depth{{namespace="default",revision="{REV}"}} 0.0' in text
+
+
+def test_the_autoscaler_parses_what_the_gateway_sends() -> None:
+    """The wire contract, checked against the autoscaler's own parser (no I/O on either side)."""
+    report = StatsReport("gw-1", 1700000000.25, (RevisionStat(KEY, 1.75, 3),))
+    message = autoscaler_stats.parse_stats(json.loads(json.dumps(report.to_wire())))
+    assert (message.gateway, message.timestamp) == ("gw-1", 1700000000.25)
+    (stat,) = message.stats
+    assert (stat.namespace, stat.revision, stat.concurrency, stat.requests) == ("default", REV, 1.75, 3)
+    poke = autoscaler_stats.parse_poke(json.loads(json.dumps(poke_body(KEY))))
+    assert (poke.namespace, poke.revision) == ("default", REV)
