@@ -8,6 +8,7 @@ Deployment's replicas, a Service's clusterIP) never cause endless updates.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from localkube.client import AlreadyExists, ApiClient, Conflict, NotFound
 from localkube.client.resources import Resource
 from serving.api import keys
 from serving.api.meta import ObjectMeta
+from serving.operator.resources import CONFIGURATIONS, KSERVICES, REVISIONS, ROUTES
 from serving.reconciler.kmeta import spec_hash
+
+OWNER_RESOURCES = {
+    (keys.SERVING_API_VERSION, keys.SERVICE): KSERVICES,
+    (keys.SERVING_API_VERSION, keys.CONFIGURATION): CONFIGURATIONS,
+    (keys.SERVING_API_VERSION, keys.ROUTE): ROUTES,
+    (keys.SERVING_API_VERSION, keys.REVISION): REVISIONS,
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,24 @@ class Ensured:
     owned: bool = True
     created: bool = False
     updated: bool = False
+
+
+async def _undo_if_orphaned(client: ApiClient, resource: Resource, child: Mapping[str, Any]) -> None:
+    """The owner may have been deleted between our read of it and this create; its garbage
+    collection has then already run, so remove the new child ourselves rather than leave it."""
+    meta = child["metadata"]
+    for ref in meta.get("ownerReferences") or []:
+        owner_resource = OWNER_RESOURCES.get((ref.get("apiVersion"), ref.get("kind")))
+        if owner_resource is None or not ref.get("controller"):
+            continue
+        owner = await client.get_or_none(owner_resource, ref["name"], meta["namespace"])
+        if (
+            owner is None
+            or owner["metadata"].get("uid") != ref.get("uid")
+            or owner["metadata"].get("deletionTimestamp")
+        ):
+            with contextlib.suppress(NotFound):
+                await client.delete(resource, meta["name"], meta["namespace"])
 
 
 def desired_hash(desired: Mapping[str, Any], *, keep_replicas: bool) -> str:
@@ -62,9 +89,11 @@ async def ensure(
         live = await client.get_or_none(resource, name, namespace)
         if live is None:
             try:
-                return Ensured(await client.create(resource, body, namespace), created=True)
+                created = await client.create(resource, body, namespace)
             except AlreadyExists:
                 continue
+            await _undo_if_orphaned(client, resource, created)
+            return Ensured(created, created=True)
         live_meta = ObjectMeta.from_body(live.get("metadata"))
         if not live_meta.is_controlled_by(owner_uid):
             return Ensured(live, owned=False)
@@ -84,8 +113,10 @@ async def ensure(
             if field in live_spec:
                 update["spec"][field] = live_spec[field]
         try:
-            return Ensured(await client.replace(resource, update, namespace), updated=True)
+            replaced = await client.replace(resource, update, namespace)
         except (Conflict, NotFound):
             continue
+        await _undo_if_orphaned(client, resource, replaced)
+        return Ensured(replaced, updated=True)
     message = f"{resource.qualified_name} {namespace}/{name} kept changing while being updated"
     raise Conflict(409, "Conflict", message, {})

@@ -258,13 +258,24 @@ async def test_deleting_the_service_removes_everything_it_owned(apiserver: Threa
         await eventually(lambda: _get(client, SERVICES, "hello-00001"), what="the K8s Service")
         await client.delete(KSERVICES, "hello", "default")
 
-        async def all_gone() -> bool:
-            for resource in (CONFIGURATIONS, ROUTES, REVISIONS, DEPLOYMENTS, PODAUTOSCALERS):
-                if (await client.list(resource, "default"))["items"]:
-                    return False
-            return await _get(client, SERVICES, "hello-00001") is None
+        remaining: list[list[str]] = [[]]
 
-        await eventually(all_gone, what="the owned objects to be collected")
+        async def all_gone() -> bool:
+            left: list[str] = []
+            remaining[0] = left
+            for resource in (CONFIGURATIONS, ROUTES, REVISIONS, DEPLOYMENTS, PODAUTOSCALERS):
+                left += [
+                    f"{resource.kind}/{o['metadata']['name']}"
+                    for o in (await client.list(resource, "default"))["items"]
+                ]
+            if await _get(client, SERVICES, "hello-00001") is not None:
+                left.append("Service/hello-00001")
+            return not left
+
+        try:
+            await eventually(all_gone, what="the owned objects to be collected")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; still there: {remaining[0]}") from None
 
 
 async def test_configmap_changes_reach_existing_routes(apiserver: ThreadedApiServer) -> None:
