@@ -31,7 +31,7 @@ from localkube.client import (
     cancel_and_wait,
     create_guarded_task,
 )
-from localkube.kubelet import admission, apiobjects, logs, process, server
+from localkube.kubelet import admission, apiobjects, logs, process, server, status
 from localkube.kubelet import clock as clocks
 from localkube.kubelet.pod import PodWorker
 from localkube.kubelet.registration import Registration
@@ -99,6 +99,7 @@ class Kubelet:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._runtime: Runtime | None = None
+        self._informer: Informer | None = None
         self._events = EventRecorder(client, component="kubelet", host=config.node_name)
         self._event_queue: asyncio.Queue[tuple[dict[str, Any], str, str, EventKind]] = asyncio.Queue(
             EVENT_QUEUE_LIMIT
@@ -152,6 +153,7 @@ class Kubelet:
                     on_delete=self._on_pod_deleted,
                     name="kubelet pods",
                 )
+                self._informer = informer
                 informer.start()
                 if await _first(informer.wait_synced(), stop.wait()) == 0:
                     await asyncio.to_thread(self._remove_stale_pod_dirs, informer)
@@ -228,7 +230,19 @@ class Kubelet:
     # --- pods -----------------------------------------------------------------------------------
 
     async def _on_pod_update(self, _: dict[str, Any], pod: dict[str, Any]) -> None:
+        entry = self._pods.get(_uid(pod))
+        if entry is not None and entry.last_written is not None:
+            written = status.foreign_conditions(entry.last_written)
+            if status.foreign_conditions(pod.get("status") or {}) != written:
+                entry.dirty.set()  # a readiness gate (or another writer's condition) changed
         await self._on_pod(pod)
+
+    def _foreign_conditions(self, entry: PodEntry) -> list[dict[str, Any]]:
+        identity = entry.worker.identity
+        current = self._informer.get(identity.name, identity.namespace) if self._informer else None
+        if current is None or _uid(current) != identity.uid:
+            return status.foreign_conditions(entry.last_written or {})
+        return status.foreign_conditions(current.get("status") or {})
 
     async def _on_pod(self, pod: dict[str, Any]) -> None:
         if self._stopping:
@@ -404,14 +418,14 @@ class Kubelet:
                 await asyncio.sleep(STATUS_RETRY_SECONDS)
 
     async def _write_status(self, entry: PodEntry) -> None:
-        status = entry.worker.status()
-        if status == entry.last_written:
+        body = entry.worker.status(self._foreign_conditions(entry))
+        if body == entry.last_written:
             return
         identity = entry.worker.identity
         await self._client.patch(
-            PODS, identity.name, {"status": status}, identity.namespace, subresource="status"
+            PODS, identity.name, {"status": body}, identity.namespace, subresource="status"
         )
-        entry.last_written = status
+        entry.last_written = body
 
     async def _terminate(self, entry: PodEntry, pod: dict[str, Any], gone: bool = False) -> None:
         """Deletion: stop the containers within the grace period, report, then remove the pod."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from localkube.kubelet import clock as clocks
@@ -76,6 +76,11 @@ class PodWorker:
             for container in pod_spec.get("containers") or []
         ]
         self.initialized = not init_bodies
+        self.readiness_gates = [
+            str(gate.get("conditionType"))
+            for gate in pod_spec.get("readinessGates") or []
+            if gate.get("conditionType")
+        ]
         self.init_failed = False
         self._tasks: list[asyncio.Task[None]] = []
         self.terminating = False
@@ -130,7 +135,8 @@ class PodWorker:
         """All containers ended and none will restart (restartPolicy Never/OnFailure)."""
         return bool(self.runners) and all(runner.finished for runner in self.runners)
 
-    def status(self) -> dict[str, Any]:
+    def status(self, foreign: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+        """The pod's status now; `foreign` are the conditions other writers set (kept as they are)."""
         containers = [runner.status() for runner in self.runners]
         if self.stopping:
             containers = [container | {"ready": False} for container in containers]
@@ -140,6 +146,8 @@ class PodWorker:
             init_containers=[runner.status() for runner in self.init_runners],
             initialized=self.initialized,
             init_failed=self.init_failed,
+            gates=self.readiness_gates,
+            foreign=foreign,
             now=clocks.rfc3339(self._runtime.clock.wall()),
             start_time=self.start_time,
             previous=self._previous,

@@ -6,6 +6,26 @@ from collections.abc import Sequence
 from typing import Any
 
 POD_IP = "127.0.0.1"
+OWN_CONDITIONS = frozenset(
+    {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"}
+)
+
+
+def foreign_conditions(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Conditions other writers put on the pod (readiness gates, DisruptionTarget...): kept."""
+    return [c for c in status.get("conditions") or [] if c.get("type") not in OWN_CONDITIONS]
+
+
+def _gates_message(gates: Sequence[str], foreign: Sequence[dict[str, Any]]) -> str:
+    """Why the readiness gates hold the pod back, worded as kubelet words it ("" if they do not)."""
+    by_type = {str(c.get("type")): c for c in foreign}
+    for gate in gates:
+        condition = by_type.get(gate)
+        if condition is None:
+            return f'corresponding condition of pod readiness gate "{gate}" does not exist.'
+        if condition.get("status") != "True":
+            return f'the status of pod readiness gate "{gate}" is not "True", but {condition.get("status")}'
+    return ""
 
 
 def phase(restart_policy: str, containers: Sequence[dict[str, Any]], terminal: bool = False) -> str:
@@ -65,8 +85,11 @@ def conditions(
     now: str,
     previous: Sequence[dict[str, Any]],
     init_containers: Sequence[dict[str, Any]] = (),
+    gates: Sequence[str] = (),
+    foreign: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled."""
+    """PodReadyToStartContainers, Initialized, Ready, ContainersReady, PodScheduled, then the
+    `foreign` conditions unchanged. Ready also needs every readiness gate's condition True."""
     before = {str(c.get("type")): c for c in previous}
     incomplete = [
         str(c["name"])
@@ -78,7 +101,8 @@ def conditions(
     reason = "PodCompleted" if completed else ("ContainersNotReady" if unready else "")
     message = "" if completed or not unready else f"containers with unready status: [{' '.join(unready)}]"
     ready = not unready and not completed
-    return [
+    gated = _gates_message(gates, foreign) if ready else ""
+    own = [
         _condition("PodReadyToStartContainers", not completed, now, before),
         _condition("Initialized", True, now, before, reason="PodCompleted" if completed else "")
         if not incomplete
@@ -90,10 +114,13 @@ def conditions(
             reason="ContainersNotInitialized",
             message=f"containers with incomplete status: [{' '.join(incomplete)}]",
         ),
-        _condition("Ready", ready, now, before, reason=reason, message=message),
+        _condition("Ready", ready, now, before, reason=reason, message=message)
+        if not gated
+        else _condition("Ready", False, now, before, reason="ReadinessGatesNotReady", message=gated),
         _condition("ContainersReady", ready, now, before, reason=reason, message=message),
         _condition("PodScheduled", True, now, before),
     ]
+    return own + [dict(c) for c in foreign if c.get("type") not in OWN_CONDITIONS]
 
 
 def pod_status(
@@ -107,6 +134,8 @@ def pod_status(
     init_containers: Sequence[dict[str, Any]] = (),
     initialized: bool = True,
     init_failed: bool = False,
+    gates: Sequence[str] = (),
+    foreign: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     if init_failed:
         pod_phase = "Failed"
@@ -117,7 +146,7 @@ def pod_status(
     body = {
         "phase": pod_phase,
         "conditions": conditions(
-            containers, pod_phase, now, previous.get("conditions") or [], init_containers
+            containers, pod_phase, now, previous.get("conditions") or [], init_containers, gates, foreign
         ),
         "hostIP": POD_IP,
         "hostIPs": [{"ip": POD_IP}],

@@ -420,3 +420,34 @@ async def test_a_revision_pod_built_by_the_reconciler_is_ready_on_its_own_port(r
     assert await get_text(port) == f" {port}"  # the app answers on the port it was given
     await running.client.delete(PODS, "hello-00001-deployment-x", "default")
     await running.gone("hello-00001-deployment-x")
+
+
+async def test_readiness_gates_hold_the_pod_until_their_condition_is_true(running: Running) -> None:
+    gate = "example.com/load-balancer"
+    await running.client.create(PODS, app_pod("gated", readinessGates=[{"conditionType": gate}]), "default")
+
+    def gated(pod: Obj) -> bool:
+        conditions = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or []}
+        return bool(conditions.get("ContainersReady", {}).get("status") == "True")
+
+    pod = await running.until("gated", gated)
+    assert not ready(pod)
+    ready_condition = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    assert ready_condition["reason"] == "ReadinessGatesNotReady"
+    # Another writer (a load balancer controller, say) opens the gate.
+    opened = {
+        "type": gate,
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+    await running.client.patch(
+        PODS,
+        "gated",
+        [{"op": "add", "path": "/status/conditions/-", "value": opened}],
+        "default",
+        subresource="status",
+        patch_type="json",
+    )
+    pod = await running.until("gated", ready)
+    assert opened in pod["status"]["conditions"]  # kept by the kubelet's own writes

@@ -236,3 +236,19 @@ def test_a_large_log_is_rotated_while_its_writer_keeps_appending(tmp_path: Path)
         writer.write(b"after\n")
     assert (tmp_path / "0.log.1").read_bytes() == b"x" * 100
     assert path.read_bytes() == b"after\n"  # appended at the new end, no hole
+
+
+def test_readiness_gates_hold_ready_and_foreign_conditions_are_kept() -> None:
+    gate = "example.com/load-balancer"
+    missing = {c["type"]: c for c in status.conditions([running()], "Running", "t", [], gates=[gate])}
+    assert missing["ContainersReady"]["status"] == "True"
+    assert missing["Ready"]["status"] == "False" and missing["Ready"]["reason"] == "ReadinessGatesNotReady"
+    assert (
+        missing["Ready"]["message"]
+        == f'corresponding condition of pod readiness gate "{gate}" does not exist.'
+    )
+    foreign = [{"type": gate, "status": "True"}, {"type": "DisruptionTarget", "status": "False"}]
+    opened = status.conditions([running()], "Running", "t", [], gates=[gate], foreign=foreign)
+    assert {c["type"]: c["status"] for c in opened}["Ready"] == "True"
+    assert opened[-2:] == foreign  # other writers' conditions are written back unchanged
+    assert status.foreign_conditions({"conditions": opened}) == foreign
