@@ -32,6 +32,7 @@ class WebhookAdmission:
     def __init__(self, store: Store, session_factory: Callable[[], ClientSession] | None = None) -> None:
         self._store = store
         self._session: ClientSession | None = None
+        self._contexts: dict[tuple[str, bool], ssl.SSLContext] = {}
         self._session_factory = session_factory or (lambda: ClientSession(timeout=ClientTimeout(total=30)))
 
     async def close(self) -> None:
@@ -197,12 +198,23 @@ class WebhookAdmission:
                 return patched
         return obj
 
+    def _context_for(self, ca_bundle: str, *, check_hostname: bool) -> ssl.SSLContext:
+        """One context per CA, reused: a new context per call would cost a TLS handshake per pod."""
+        key = (ca_bundle, check_hostname)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = ssl.create_default_context(cadata=base64.b64decode(ca_bundle).decode())
+            # A service reference's certificate names the service, not the loopback address it runs on.
+            ctx.check_hostname = check_hostname
+            self._contexts[key] = ctx
+        return ctx
+
     def _endpoint(self, hook: dict[str, Any]) -> tuple[str, ssl.SSLContext | bool]:
         config = hook.get("clientConfig") or {}
         ca = config.get("caBundle")
         ctx: ssl.SSLContext | bool = True
         if ca:
-            ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
+            ctx = self._context_for(str(ca), check_hostname=bool(config.get("url")))
         url = config.get("url")
         if url:
             return str(url), ctx
@@ -214,9 +226,6 @@ class WebhookAdmission:
                 ports = subset.get("ports") or []
                 port = ports[0].get("port") if ports else service.get("port", 443)
                 path = service.get("path", "/")
-                if ctx is not True and isinstance(ctx, ssl.SSLContext):
-                    # The certificate names the service, not the loopback address it runs on here.
-                    ctx.check_hostname = False
                 return f"https://{address.get('ip')}:{port}{path}", ctx
         raise ClientError(f"service {ns}/{svc_name} has no ready endpoints")
 
