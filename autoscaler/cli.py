@@ -6,7 +6,9 @@ Connects with `--kubeconfig`, else $KUBECONFIG / ~/.kube/config, else the in-clu
 account; watches PodAutoscalers, their Deployments and the system ConfigMaps; serves gateway
 stats, pokes and metrics; ticks every 2 s; writes the Deployments' scale and the PodAutoscalers'
 status. With `--dry-run` nothing is written (decisions stay in memory and are logged); without a
-`--kubeconfig` a dry run does not touch any cluster. SIGINT/SIGTERM stop it cleanly.
+`--kubeconfig` a dry run does not touch any cluster. With several replicas one leads (the
+`kwake-autoscaler` Lease) and writes; the others forward the gateways' messages to it.
+SIGINT/SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from autoscaler.cluster import ClusterWatcher
+from autoscaler.forward import LeaderForwarder
 from autoscaler.kube import KubeScaleWriter
 from autoscaler.leader import LeaderElector, default_identity
 from autoscaler.server import build_app
@@ -53,6 +59,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="write without holding the kwake-autoscaler Lease (only when a single replica runs)",
     )
     parser.add_argument(
+        "--advertise-url",
+        default=None,
+        help="where the other replicas reach this one when it leads (default: http://$POD_IP:PORT, "
+        "else the --host address or this host's address)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="decide and log, keep scales in memory instead of writing them to the cluster",
@@ -60,9 +72,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 async def _serve_http(
-    service: AutoscalerService, registry: CollectorRegistry, args: argparse.Namespace
+    service: AutoscalerService,
+    registry: CollectorRegistry,
+    args: argparse.Namespace,
+    forwarder: LeaderForwarder | None = None,
 ) -> web.AppRunner:
-    runner = web.AppRunner(build_app(service, registry))
+    runner = web.AppRunner(build_app(service, registry, forwarder))
     await runner.setup()
     try:
         await web.TCPSite(runner, args.host, args.port).start()
@@ -70,6 +85,17 @@ async def _serve_http(
         await runner.cleanup()
         raise
     return runner
+
+
+def advertise_url(args: argparse.Namespace, port: int) -> str:
+    if args.advertise_url:
+        return str(args.advertise_url)
+    address = os.environ.get("POD_IP") or args.host
+    if address in ("", "0.0.0.0", "::"):
+        address = socket.gethostbyname(socket.gethostname())
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}:{port}"
 
 
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
@@ -86,19 +112,15 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         return
 
     connection = load_connection(args.kubeconfig)
-    async with ApiClient(connection, user_agent="kwake-autoscaler") as client:
+    async with (
+        ApiClient(connection, user_agent="kwake-autoscaler") as client,
+        aiohttp.ClientSession() as session,
+    ):
         writer: ScaleWriter = InMemoryScaleWriter() if args.dry_run else KubeScaleWriter(client)
         service = AutoscalerService(writer, registry)
         watcher = ClusterWatcher(client, service, system_namespace=args.system_namespace)
-        runner = await _serve_http(service, registry, args)
-        logger.info(
-            "autoscaler listening on %s:%d, cluster %s%s",
-            args.host,
-            args.port,
-            connection.server,
-            " (dry run)" if args.dry_run else "",
-        )
-        tasks = [create_guarded_task(watcher.start(), "autoscaler-watch-start", logger)]
+        elector: LeaderElector | None = None
+        forwarder: LeaderForwarder | None = None
         if args.leader_elect and not args.dry_run:
             service.set_leading(False)
             elector = LeaderElector(
@@ -107,6 +129,19 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
                 identity=default_identity(),
                 on_change=service.set_leading,
             )
+            forwarder = LeaderForwarder(session, lambda: elector.leader_url if elector else None)
+        runner = await _serve_http(service, registry, args, forwarder)
+        port = int(runner.addresses[0][1])
+        logger.info(
+            "autoscaler listening on %s:%d, cluster %s%s",
+            args.host,
+            port,
+            connection.server,
+            " (dry run)" if args.dry_run else "",
+        )
+        tasks = [create_guarded_task(watcher.start(), "autoscaler-watch-start", logger)]
+        if elector is not None:
+            elector.url = advertise_url(args, port)
             tasks.append(create_guarded_task(elector.run(), "autoscaler-leader-election", logger))
         ticker = create_guarded_task(service.run(stop), "autoscaler-tick-loop", logger)
         try:

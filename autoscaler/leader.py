@@ -10,6 +10,10 @@ for a free Lease one wins and the other gets a Conflict.
 A leader that sees another holder steps down at once; one that cannot reach the API server
 steps down after `renew_deadline`, before the others may take over at `lease_duration`. On
 stop a leader releases the Lease (empty holder), so a standby takes over at its next retry.
+
+The holder advertises where it listens (`autoscaling.kwake.dev/leader-url` on the Lease), so a
+standby can forward the stats and pokes gateways send it (Knative's autoscaler forwards stats
+to the bucket owner the same way).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from localkube.client import LEASES, AlreadyExists, ApiClient, Conflict, NotFoun
 logger = logging.getLogger(__name__)
 
 LEASE_NAME: Final = "kwake-autoscaler"
+# Where the holder receives stats, so standbys can forward what gateways send them.
+URL_ANNOTATION: Final = "autoscaling.kwake.dev/leader-url"
 
 Outcome = Literal["leader", "follower", "error"]
 
@@ -67,6 +73,7 @@ class LeaderElector:
         identity: str,
         on_change: Callable[[bool], None],
         name: str = LEASE_NAME,
+        url: str | None = None,
         timings: LeaseTimings = LeaseTimings(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -78,6 +85,9 @@ class LeaderElector:
         self._timings = timings
         self._clock = clock
         self.leading = False
+        self.url = url
+        self.leader_url: str | None = None
+        """The current holder's advertised URL (ours while we lead), None when nobody holds it."""
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self._last_renew = 0.0
@@ -123,7 +133,10 @@ class LeaderElector:
         try:
             lease = await self._client.get(LEASES, self._name, self._namespace)
         except NotFound:
-            return await self._create()
+            if await self._create():
+                return "leader"
+            # Another candidate created it first: read who, so we know where the leader is now.
+            lease = await self._client.get(LEASES, self._name, self._namespace)
         spec = lease.get("spec") or {}
         holder = str(spec.get("holderIdentity") or "")
         record = (holder, spec.get("renewTime"), spec.get("leaseTransitions"))
@@ -131,6 +144,8 @@ class LeaderElector:
             self._observed, self._observed_at = record, now
         duration = float(spec.get("leaseDurationSeconds") or self._timings.lease_duration)
         if holder and holder != self.identity and now < self._observed_at + duration:
+            annotations = (lease.get("metadata") or {}).get("annotations") or {}
+            self.leader_url = annotations.get(URL_ANNOTATION) or None
             return "follower"
         renew = _now_micro()
         transitions = int(spec.get("leaseTransitions") or 0)
@@ -142,17 +157,33 @@ class LeaderElector:
             "renewTime": renew,
             "leaseTransitions": transitions if mine else transitions + 1,
         }
+        metadata = dict(lease.get("metadata") or {})
+        metadata["annotations"] = self._annotations(metadata.get("annotations"))
         try:
-            await self._client.replace(LEASES, {**lease, "spec": new_spec}, self._namespace)
+            await self._client.replace(
+                LEASES, {**lease, "metadata": metadata, "spec": new_spec}, self._namespace
+            )
         except Conflict:
             return "follower"  # someone else wrote first; look again next round
         self._observed, self._observed_at = (self.identity, renew, new_spec["leaseTransitions"]), now
+        self.leader_url = self.url
         return "leader"
 
-    async def _create(self) -> Outcome:
+    def _annotations(self, current: Any) -> dict[str, str]:
+        annotations = dict(current) if isinstance(current, dict) else {}
+        annotations.pop(URL_ANNOTATION, None)
+        if self.url:
+            annotations[URL_ANNOTATION] = self.url
+        return annotations
+
+    async def _create(self) -> bool:
         renew = _now_micro()
         body = {
-            "metadata": {"name": self._name, "namespace": self._namespace},
+            "metadata": {
+                "name": self._name,
+                "namespace": self._namespace,
+                "annotations": self._annotations(None),
+            },
             "spec": {
                 "holderIdentity": self.identity,
                 "leaseDurationSeconds": int(self._timings.lease_duration),
@@ -164,9 +195,10 @@ class LeaderElector:
         try:
             await self._client.create(LEASES, body, self._namespace)
         except (AlreadyExists, Conflict):
-            return "follower"
+            return False
         self._observed, self._observed_at = (self.identity, renew, 0), self._clock()
-        return "leader"
+        self.leader_url = self.url
+        return True
 
     async def _release(self) -> None:
         """Hand the Lease back so a standby need not wait out the lease duration."""

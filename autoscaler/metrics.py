@@ -100,6 +100,12 @@ class AutoscalerMetrics:
         self.status_writes = counter("kwake_autoscaler_status_writes", "Writes of a PodAutoscaler's status")
         self.write_errors = counter("kwake_autoscaler_write_errors", "Failed scale or status writes")
         self.ticks = counter("kwake_autoscaler_ticks", "Decision ticks over all revisions")
+        self.forwarded = counter(
+            "kwake_autoscaler_forwarded", "Gateway messages a standby passed to the leader"
+        )
+        self.forward_errors = counter(
+            "kwake_autoscaler_forward_errors", "Gateway messages a standby could not pass to the leader"
+        )
         self.leader = Gauge(
             "kwake_autoscaler_leader",
             "1 while this replica writes scales (holds the Lease)",

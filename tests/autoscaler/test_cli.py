@@ -168,3 +168,78 @@ def test_sigterm_stops_the_command_cleanly(apiserver: ThreadedApiServer, kubectl
     assert "acquired the lease" in err and "lost the lease" in err
     holder = kubectl.run("get", "lease", LEASE_NAME, "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}")
     assert holder.stdout.strip() == ""  # released, so a standby takes over at its next round
+
+
+async def _metrics(session: aiohttp.ClientSession, port: int) -> dict[str, float]:
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.split()
+            values[name] = float(value)
+    return values
+
+
+async def test_two_replicas_one_writes_the_standby_forwards_and_takes_over(
+    apiserver: ThreadedApiServer,
+) -> None:
+    ports = [unused_port(), unused_port()]
+    stops = [asyncio.Event(), asyncio.Event()]
+    async with ApiClient(load_connection(str(apiserver.kubeconfig)), keep_warm_seconds=None) as client:
+        await prepare_cluster(client)
+        await create_revision(client, "web-00001", replicas=0)
+        servers = [
+            asyncio.create_task(
+                cli.serve(parse(["--kubeconfig", str(apiserver.kubeconfig), "--port", str(port)]), stop),
+                name=f"test-serve-{port}",
+            )
+            for port, stop in zip(ports, stops, strict=True)
+        ]
+        try:
+            async with aiohttp.ClientSession() as session:
+                for port in ports:
+                    await _wait_listening(session, port)
+                leaders: list[int] = []
+
+                async def one_leads() -> bool:
+                    leaders[:] = [
+                        i
+                        for i, port in enumerate(ports)
+                        if (await _metrics(session, port))["kwake_autoscaler_leader"]
+                    ]
+                    return len(leaders) == 1
+
+                await eventually(one_leads)
+                leader, standby = leaders[0], 1 - leaders[0]
+                await eventually(lambda: _knows(client, "web-00001"))
+                # A gateway's stats reach the standby: it forwards them, the leader scales at once.
+                body = {
+                    "gateway": "gw",
+                    "timestamp": 0.0,
+                    "stats": [{"namespace": NS, "revision": "web-00001", "concurrency": 3.0, "requests": 3}],
+                }
+                async with session.post(f"http://127.0.0.1:{ports[standby]}/stats", json=body) as response:
+                    assert response.status == 204
+                await eventually(lambda: _scaled(client))
+                standby_metrics = await _metrics(session, ports[standby])
+                assert standby_metrics["kwake_autoscaler_forwarded_total"] == 1
+                assert standby_metrics["kwake_autoscaler_scale_writes_total"] == 0
+                assert standby_metrics["kwake_autoscaler_status_writes_total"] == 0
+                assert (await _metrics(session, ports[leader]))["kwake_autoscaler_scale_writes_total"] >= 1
+                # The leader stops and releases the Lease: the standby leads at its next round.
+                stops[leader].set()
+                await asyncio.wait_for(servers[leader], timeout=10)
+
+                async def standby_leads() -> bool:
+                    return (await _metrics(session, ports[standby]))["kwake_autoscaler_leader"] == 1
+
+                await eventually(standby_leads, within=5)
+        finally:
+            for stop in stops:
+                stop.set()
+            await asyncio.wait_for(asyncio.gather(*servers), timeout=10)
+
+
+async def _scaled(client: ApiClient) -> bool:
+    return await scale_of(client, "web-00001") >= 1
