@@ -462,7 +462,13 @@ class Api:
         self, rt: ResourceType, key: ObjectKey, current: dict[str, Any], new: dict[str, Any]
     ) -> None:
         md = new["metadata"]
-        if md.get("deletionTimestamp") and not md.get("finalizers"):
+        # As kube's store: an update removes an object being deleted once it has no finalizers,
+        # unless a grace period still runs (a pod whose kubelet has not confirmed yet).
+        if (
+            md.get("deletionTimestamp")
+            and not md.get("finalizers")
+            and not md.get("deletionGracePeriodSeconds")
+        ):
             self._remove(rt, key, new)
             return
         self._write("MODIFIED", rt, key, new)

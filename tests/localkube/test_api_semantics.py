@@ -441,3 +441,28 @@ async def test_requests_without_the_token_are_refused(apiserver: ThreadedApiServ
     async with RawApi(apiserver) as api:
         anonymous = await api.call("GET", CMS, headers={"Authorization": "Bearer wrong"})
         assert anonymous.status == 401 and anonymous.body["reason"] == "Unauthorized"
+
+
+async def test_a_terminating_pod_keeps_its_status_writes_until_the_kubelet_confirms(
+    apiserver: ThreadedApiServer,
+) -> None:
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x", "command": ["true"]}]},
+    }
+    async with RawApi(apiserver) as api:
+        assert (await api.call("POST", pods, pod)).status == 201
+        deleting = await api.call("DELETE", pods + "/p")
+        assert deleting.body["metadata"]["deletionGracePeriodSeconds"] == 30
+        status = await api.call(
+            "PATCH",
+            pods + "/p/status",
+            {"status": {"phase": "Running"}},
+            content_type="application/merge-patch+json",
+        )
+        assert status.status == 200 and status.body["status"]["phase"] == "Running"
+        assert (await api.call("GET", pods + "/p")).status == 200
+        confirmed = await api.call("DELETE", pods + "/p", {"gracePeriodSeconds": 0})
+        assert confirmed.status == 200
+        assert (await api.call("GET", pods + "/p")).status == 404
