@@ -227,12 +227,14 @@ class AutoscalerService:
         return self._leading
 
     def set_leading(self, leading: bool) -> None:
-        """Only the leader writes. A standby still receives stats and decides (so its windows,
-        panic and scale-down-delay state are warm), but writes nothing; on taking over every
-        status is written afresh and every scale that differs from the Deployment's."""
+        """Only the leader writes. A standby still receives stats and decides, but writes
+        nothing; on taking over every status is written afresh and every scale that differs
+        from the Deployment's, and revisions with more than one ready pod start in panic as
+        after a restart (the standby saw only its share of the stats)."""
         if leading and not self._leading:
             for key in self.revisions():
                 self._scaler.invalidate_status(key)
+            self._scaler.hold_as_restarted(self._clock())
         self._leading = leading
         self.metrics.leader.set(1 if leading else 0)
 

@@ -213,6 +213,16 @@ class MultiScaler:
                 self._delay[slot] = MaxTimeWindow(spec.scale_down_delay)
         c.has_delay[slot] = slot in self._delay
 
+    def hold_as_restarted(self, now: float) -> None:
+        """Panic over the ready pods of every revision with more than one, as a fresh decider
+        starts (`initial_panic_state`): a standby that takes over decides from windows holding
+        only its share of the traffic, and must not scale down until they refill."""
+        c = self._cols
+        slots = np.nonzero(c.in_use & (c.ready > 1))[0]
+        held = np.where(np.isnan(c.panic_time[slots]), 0, c.max_panic_pods[slots])
+        c.panic_time[slots] = now
+        c.max_panic_pods[slots] = np.maximum(held, c.ready[slots])
+
     def set_progress_deadline(self, seconds: float) -> None:
         """A new default progress deadline (config-deployment) for revisions without their own."""
         self.progress_deadline = seconds

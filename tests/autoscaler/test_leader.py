@@ -129,3 +129,26 @@ async def test_a_standby_decides_but_writes_nothing_until_it_leads() -> None:
     await service.tick()
     assert writer.scales == {("default", "r-deployment"): 2}
     assert writer.statuses[("default", "r")].desired_scale == 2
+
+
+async def test_a_standby_taking_over_holds_the_pods_as_after_a_restart() -> None:
+    now = [1_700_000_000.0]
+    writer = InMemoryScaleWriter()
+    service = AutoscalerService(writer, CollectorRegistry(), clock=lambda: now[0])
+    service.set_leading(False)
+    service.upsert_revision("default", "r", annotations={"autoscaling.knative.dev/window": "6s"}, ready=8)
+    service.observe("default", "r", replicas=8)
+    for _ in range(20):  # the standby saw no stats for 40 s: it would want fewer pods
+        now[0] += 2
+        result = await service.tick()
+    assert result.decision(0).want < 8
+    service.set_leading(True)
+    for _ in range(2):  # within a stable window of the takeover: nothing scaled down
+        now[0] += 2
+        await service.tick()
+    assert writer.scale_writes == []
+    assert writer.statuses[("default", "r")].actual_scale == 8
+    for _ in range(5):  # a full stable window later the windows are its own: down it goes
+        now[0] += 2
+        await service.tick()
+    assert writer.scale_writes and writer.scale_writes[-1][2] < 8
