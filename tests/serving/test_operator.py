@@ -361,3 +361,29 @@ async def test_an_invalid_service_stored_behind_its_back_gets_a_reason(apiserver
         cond = get_condition(svc["status"], "ConfigurationsReady")
         assert cond is not None and cond.status == "False"
         assert "missing field(s): spec.template.spec.containers" in cond.message, cond
+
+
+async def test_revisions_out_of_traffic_are_collected_per_config_gc(apiserver: ThreadedApiServer) -> None:
+    async with running_operator(apiserver.kubeconfig) as client:
+        await client.create(NAMESPACES, {"metadata": {"name": "kwake-system"}})
+        gc = {
+            "min-non-active-revisions": "0",
+            "max-non-active-revisions": "0",
+            "retain-since-create-time": "disabled",
+            "retain-since-last-active-time": "disabled",
+        }
+        await client.create(CONFIGMAPS, {"metadata": {"name": "config-gc"}, "data": gc}, "kwake-system")
+        await client.create(KSERVICES, HELLO, "default")
+        await _play_the_other_components(client, "hello-00001", "hello")
+        await client.patch(
+            KSERVICES, "hello", {"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}, "default"
+        )
+        await _play_the_other_components(client, "hello-00002", "hello")
+
+        async def only_the_latest() -> bool:
+            names = [r["metadata"]["name"] for r in (await client.list(REVISIONS, "default"))["items"]]
+            return names == ["hello-00002"]
+
+        await eventually(only_the_latest, what="hello-00001 collected once out of traffic")
+        events = await client.list(EVENTS, "default")
+        assert any(e["reason"] == "Deleted" and "hello-00001" in e["message"] for e in events["items"])
