@@ -70,6 +70,13 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return error_response(exc)
     except web.HTTPRequestEntityTooLarge:
         return error_response(errors.too_large(MAX_BODY_BYTES))
+    except web.HTTPException as exc:
+        # aiohttp's own refusals (a path its router cannot match, say) still answer a Status.
+        if exc.status == 404:
+            return error_response(errors.path_not_found())
+        return error_response(
+            errors.ApiError(exc.status, exc.reason.replace(" ", ""), exc.text or exc.reason)
+        )
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception as exc:
