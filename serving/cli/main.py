@@ -27,6 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "localkube": ("localkube.cli", "run the embedded Kubernetes-compatible control plane"),
     "operator": ("serving.operator.cli", "run the serving operator against a cluster"),
     "up": ("serving.cli.up", "run everything on this machine and apply manifests"),
+    # The kn-style CLI, for people without kubectl habits.
+    "apply": ("serving.cli.kn.apply", "apply manifests from files or folders (server-side apply)"),
+    "logs": ("serving.cli.kn.logs", "print the logs of a Service's pods"),
+    "request": ("serving.cli.kn.request", "send a request to a Service through the gateway"),
+    "revision": ("serving.cli.kn.revision", "list, describe and delete Revisions"),
+    "route": ("serving.cli.kn.route", "list and describe Routes"),
+    "service": ("serving.cli.kn.service", "create, update, list, describe and delete Services"),
 }
 
 
