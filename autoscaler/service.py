@@ -42,6 +42,15 @@ TICK_INTERVAL_SECONDS = kpa_config.TICK_INTERVAL_SECONDS
 WRITE_CONCURRENCY = 16  # writes in flight at once, so a tick over many changes does not crawl
 
 
+@dataclasses.dataclass(frozen=True)
+class _PendingWrite:
+    """The latest decision for a revision not written yet; `status` is set if any decision
+    merged into it changed the status."""
+
+    decision: Decision
+    status: bool
+
+
 @dataclasses.dataclass
 class _Revision:
     """What the cluster told us of a revision, kept even when another class scales it, so a
@@ -90,6 +99,10 @@ class AutoscalerService:
         self._scaler = MultiScaler(progress_deadline=progress_deadline)
         self._revisions: dict[RevisionKey, _Revision] = {}
         self._lock = asyncio.Lock()
+        # Writes happen outside the decision lock, so a tick writing many revisions does not hold
+        # up a poke; per revision they are serialised and always carry the latest decision.
+        self._pending: dict[RevisionKey, _PendingWrite] = {}
+        self._write_locks: dict[RevisionKey, asyncio.Lock] = {}
         self._last_idle_second: int | None = None
         self._leading = True
         self.metrics = AutoscalerMetrics(registry, self._scaler.snapshot)
@@ -179,6 +192,10 @@ class AutoscalerService:
     def remove_revision(self, namespace: str, name: str) -> None:
         key = RevisionKey(namespace, name)
         self._revisions.pop(key, None)
+        self._pending.pop(key, None)
+        lock = self._write_locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._write_locks[key]
         if key in self._scaler:
             self._scaler.remove(key)
 
@@ -291,14 +308,14 @@ class AutoscalerService:
     # ------------------------------------------------------------ decisions
 
     async def tick(self) -> TickResult:
-        """One decision over every revision (every 2 s)."""
+        """One decision over every revision (every 2 s), then its writes."""
         async with self._lock:
             now = self._clock()
             self._record_idle(now)
             result = self._scaler.tick(now)
             self.metrics.ticks.inc()
-            await self._apply(result)
-            return result
+        await self._apply(result)
+        return result
 
     def _record_idle(self, now: float) -> None:
         second = math.floor(now)
@@ -316,37 +333,58 @@ class AutoscalerService:
     async def _decide(self, keys: list[RevisionKey], *, decide: bool = True) -> None:
         async with self._lock:
             present = [key for key in keys if key in self._scaler]
-            if present:
-                await self._apply(self._scaler.tick(self._clock(), present, decide=decide))
+            if not present:
+                return
+            result = self._scaler.tick(self._clock(), present, decide=decide)
+        await self._apply(result)
 
     async def _apply(self, result: TickResult) -> None:
-        """Write what changed, a bounded number of revisions at a time (each in order)."""
+        """Write what changed, a bounded number of revisions at a time.
+
+        Each changed revision's decision is merged into its pending write first; whoever takes
+        the revision's write lock next writes the latest state, so a poke deciding while a
+        tick's writes are queued or in flight is neither delayed by them nor overwritten.
+        """
         changed = np.nonzero(result.scale_changed | result.status_changed)[0].tolist()
         if not changed or not self._leading:
             return
+        keys: list[RevisionKey] = []
+        for i in changed:
+            decision = result.decision(i)
+            previous = self._pending.get(decision.key)
+            status = bool(result.status_changed[i]) or (previous is not None and previous.status)
+            self._pending[decision.key] = _PendingWrite(decision, status)
+            keys.append(decision.key)
         limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
-        async def write(i: int) -> None:
+        async def flush(key: RevisionKey) -> None:
             async with limit:
-                await self._write(result, i)
+                lock = self._write_locks.setdefault(key, asyncio.Lock())
+                async with lock:
+                    pending = self._pending.pop(key, None)
+                    if pending is not None:  # else a later caller wrote it, ours included
+                        await self._write(pending)
+                if key not in self._revisions and not lock.locked():
+                    self._write_locks.pop(key, None)  # forgotten while we wrote
 
-        await asyncio.gather(*(write(i) for i in changed))
+        await asyncio.gather(*(flush(key) for key in keys))
 
-    async def _write(self, result: TickResult, i: int) -> None:
-        decision = result.decision(i)
+    async def _write(self, pending: _PendingWrite) -> None:
+        decision = pending.decision
         key = decision.key
         rev = self._revisions.get(key)
-        if rev is None:
+        if rev is None or key not in self._scaler:
             return
         status = dataclasses.replace(status_from(decision), observed_generation=rev.generation)
         try:
-            if result.scale_changed[i]:
+            # Compared now, not when decided: an earlier write may have landed meanwhile.
+            if decision.apply and decision.want != self._scaler.applied(key):
                 logger.info("scaling %s/%s to %d", key.namespace, rev.deployment, decision.want)
                 await self._writer.set_scale(key.namespace, rev.deployment, decision.want)
                 self.metrics.scale_writes.inc()
                 if key in self._scaler:  # it may have been removed while we wrote
                     self._scaler.set_applied(key, decision.want)
-            if result.status_changed[i]:
+            if pending.status:
                 await self._writer.write_status(key.namespace, key.name, status)
                 self.metrics.status_writes.inc()
         except TargetGone as gone:

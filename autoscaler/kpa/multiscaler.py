@@ -251,6 +251,10 @@ class MultiScaler:
         """The Deployment's replicas as last written or observed; equal wants are not re-applied."""
         self._cols.applied[self._slots[key]] = replicas
 
+    def applied(self, key: RevisionKey) -> int:
+        """The Deployment's replicas as last written or observed (-1 while unknown)."""
+        return int(self._cols.applied[self._slots[key]])
+
     def invalidate_status(self, key: RevisionKey) -> None:
         """Report the status as changed on the next tick (a write failed)."""
         self._cols.reported_ready[self._slots[key]] = -1

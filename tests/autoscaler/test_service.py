@@ -421,3 +421,56 @@ async def test_a_reconcile_between_ticks_settles_the_status_but_scales_down_once
     assert writer.statuses[(NS, REV)].actual_scale == 4  # but the status shows the pods at once
     await advance(svc, clock, 2)
     assert writer.scale_writes[-1] == (NS, DEPLOY, 2)
+
+
+class GatedWriter(InMemoryScaleWriter):
+    """Holds a scale-to-zero of the named Deployment until `gate` is set, as a slow API would."""
+
+    def __init__(self, hold: str) -> None:
+        super().__init__()
+        self.hold = hold
+        self.gate = asyncio.Event()
+        self.blocked = asyncio.Event()
+
+    async def set_scale(self, namespace: str, deployment: str, replicas: int) -> None:
+        if deployment == self.hold and replicas == 0:
+            self.blocked.set()
+            await self.gate.wait()
+        await super().set_scale(namespace, deployment, replicas)
+
+
+async def test_a_poke_is_not_held_up_by_a_slow_write_and_the_latest_decision_wins(
+    clock: Clock, registry: CollectorRegistry
+) -> None:
+    writer = GatedWriter(hold="slow-00001-deployment")
+    svc = AutoscalerService(writer, registry, clock=clock)
+    for rev in ("slow-00001", "cold-00001"):
+        svc.upsert_revision(NS, rev, annotations={f"{G}/window": "6s"}, ready=1)
+
+    async def idle_until_blocked() -> None:
+        for _ in range(120):
+            clock.now += 2
+            await svc.tick()
+            if writer.blocked.is_set():
+                return
+
+    ticking = asyncio.create_task(idle_until_blocked())
+    await asyncio.wait_for(writer.blocked.wait(), 5)  # the tick's write for "slow" hangs
+    assert writer.scales[(NS, "cold-00001-deployment")] == 0
+    svc.observe(NS, "cold-00001", ready=0, replicas=0)
+    clock.now += 0.5
+    # Another revision's poke is decided and written while that write still hangs.
+    assert await asyncio.wait_for(svc.poke(NS, "cold-00001"), 1)
+    assert writer.scales[(NS, "cold-00001-deployment")] == 1
+    assert not ticking.done()
+    # A poke of the hanging revision waits for its write, then writes the newer decision.
+    poking = asyncio.create_task(svc.poke(NS, "slow-00001"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not poking.done()
+    writer.gate.set()
+    assert await asyncio.wait_for(poking, 1)
+    await asyncio.wait_for(ticking, 1)
+    slow = [n for ns, dep, n in writer.scale_writes if dep == "slow-00001-deployment"]
+    assert slow[-2:] == [0, 1]  # after the initial scale of 1
+    assert writer.statuses[(NS, "slow-00001")].desired_scale == 1
