@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from localkube import patch as patching
 from localkube import selectors, validation
 from localkube.server import errors, objects
-from localkube.server.defaults import apply_builtin_defaults
+from localkube.server.defaults import WrongShape, apply_builtin_defaults
 from localkube.server.resources import Registry, ResourceType, crd_types
 from localkube.server.watch import WatchHub
 from localkube.store.sqlite import Change, ObjectKey, Store
@@ -248,7 +248,7 @@ class Api:
         if rt.status and rt.from_crd:
             obj.pop("status", None)
         if not rt.from_crd:
-            apply_builtin_defaults(rt.group, rt.plural, obj)
+            _defaults(rt, obj)
         if rt.plural == "pods" and not rt.group:
             status = obj.setdefault("status", {})
             if isinstance(status, dict):
@@ -453,7 +453,7 @@ class Api:
         if not md.get("finalizers"):
             md.pop("finalizers", None)
         if not rt.from_crd and subresource is None:
-            apply_builtin_defaults(rt.group, rt.plural, new)
+            _defaults(rt, new)
         if _tracks_generation(rt) and objects.spec_part(new) != objects.spec_part(current):
             md["generation"] = int(old_md.get("generation", 1)) + 1
         return new
@@ -496,7 +496,8 @@ class Api:
         if not rt.from_crd:
             spec_selector = (obj.get("spec") or {}).get("selector")
             if isinstance(spec_selector, dict):
-                status["selector"] = _selector_string(spec_selector)
+                with contextlib.suppress(TypeError, AttributeError):
+                    status["selector"] = _selector_string(spec_selector)
         return {
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
@@ -666,6 +667,8 @@ class Api:
             raise errors.bad_request(
                 f"the body of a {rt.kind} must be a JSON object, got {type(body).__name__}"
             )
+        if not rt.from_crd:
+            _check_builtin_shape(rt, body)
         if subresource == "scale":
             return body
         kind = body.get("kind")
@@ -990,6 +993,34 @@ class Api:
     @staticmethod
     def _key(rt: ResourceType, namespace: str, name: str) -> ObjectKey:
         return (rt.group_resource, namespace if rt.namespaced else "", name)
+
+
+def _defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+    try:
+        apply_builtin_defaults(rt.group, rt.plural, obj)
+    except WrongShape as exc:
+        raise errors.bad_request(f"{rt.kind} in version {rt.version!r} cannot be handled: {exc}") from exc
+
+
+def _check_builtin_shape(rt: ResourceType, body: dict[str, Any]) -> None:
+    """The type checks kube's decoder makes for the built-ins, which have no schema here: a null
+    top-level field reads as absent; an object field of another type is a 400."""
+    for key in ("spec", "status", "data", "stringData", "binaryData"):
+        if key in body and body[key] is None:
+            del body[key]
+    for key in ("spec", "status"):
+        if key in body and not isinstance(body[key], dict):
+            raise errors.bad_request(
+                f"{rt.kind} in version {rt.version!r} cannot be handled: {key} must be an "
+                f"object, got {type(body[key]).__name__}"
+            )
+    if rt.plural in ("configmaps", "secrets") and not rt.group:
+        for key in ("data", "stringData", "binaryData"):
+            value = body.get(key)
+            if value is not None and (
+                not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
+            ):
+                raise errors.bad_request(f"{rt.kind}.{key} must be a map of strings")
 
 
 GENERATION_GROUPS = frozenset(

@@ -33,7 +33,19 @@ def pod_spec_defaults(spec: dict[str, Any]) -> None:
                 _container_defaults(container)
 
 
+class WrongShape(ValueError):
+    """A built-in object whose fields have types kube's decoder would refuse."""
+
+
 def apply_builtin_defaults(group: str, plural: str, obj: dict[str, Any]) -> None:
+    """Fill kube's defaults; WrongShape when a field has a type the kind does not allow."""
+    try:
+        _apply_builtin_defaults(group, plural, obj)
+    except (TypeError, AttributeError) as exc:
+        raise WrongShape(f"a field of this {plural} object has the wrong type: {exc}") from exc
+
+
+def _apply_builtin_defaults(group: str, plural: str, obj: dict[str, Any]) -> None:
     spec = obj.get("spec")
     if plural == "pods" and not group and isinstance(spec, dict):
         pod_spec_defaults(spec)

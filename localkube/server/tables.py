@@ -235,7 +235,10 @@ def columns(rt: ResourceType) -> list[dict[str, Any]]:
 def row(rt: ResourceType, obj: dict[str, Any], now: datetime.datetime, include_object: str) -> dict[str, Any]:
     md = obj.get("metadata") or {}
     cells: list[Any] = [md.get("name", "")]
-    computed = _builtin_cells(rt, obj) if not rt.from_crd else {}
+    try:
+        computed = _builtin_cells(rt, obj) if not rt.from_crd else {}
+    except (TypeError, AttributeError, ValueError):
+        computed = {}  # a malformed stored object still lists, with empty computed cells
     custom = rt.printer_columns
     if rt.from_crd:
         if custom is None:

@@ -64,14 +64,15 @@ class Client:
         self.token = server.token()
 
     def call(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> int:
-        request = urllib.request.Request(
-            self.base + path,
-            data=body,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
-        )
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": content_type, "Accept": accept}
+        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, context=self.ctx, timeout=10) as response:
                 response.read()
@@ -98,6 +99,7 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @given(path=PATHS, body=OBJECTS)
 def test_fuzzed_creates_never_fail_the_server(client: Client, path: str, body: Any) -> None:
     assert client.call("POST", path, json.dumps(body).encode()) < 500
+    assert client.call("GET", path, accept="application/json;as=Table;v=v1;g=meta.k8s.io") == 200
 
 
 @FUZZ
