@@ -1,0 +1,1 @@
+"""Tests of the kn-style CLI (`kwake service|revision|route|apply|logs|request`)."""
