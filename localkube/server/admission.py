@@ -133,14 +133,13 @@ class WebhookAdmission:
     ) -> dict[str, Any] | None:
         hook_name = hook.get("name", "")
         uid = str(uuid.uuid4())
-        review = {
+        review: dict[str, Any] = {
             "apiVersion": "admission.k8s.io/v1",
             "kind": "AdmissionReview",
             "request": {
                 "uid": uid,
                 "kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
                 "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
-                "subResource": subresource or "",
                 "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
                 "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
                 "name": name,
@@ -156,6 +155,8 @@ class WebhookAdmission:
                 "options": None,
             },
         }
+        if subresource:
+            review["request"]["subResource"] = subresource  # kube-apiserver omits it for the main resource
         failure_policy = hook.get("failurePolicy", "Fail")
         try:
             url, ssl_ctx = self._endpoint(hook)

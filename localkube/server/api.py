@@ -618,6 +618,11 @@ class Api:
             listener(change)
         if key[0] == CRD_GR and change_type == "DELETED":
             self._unregister_crd(obj)
+        if change_type != "DELETED":
+            # A dependent that names an owner already gone is collected, as kube's GC does.
+            for owner_uid in objects.owner_uids(obj):
+                if owner_uid not in self._uids:
+                    self._schedule(owner_uid)
         if change_type == "DELETED":
             # An owner in foreground deletion waits for its dependents: look at it again.
             for owner_uid in objects.owner_uids(obj):

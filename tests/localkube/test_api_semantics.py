@@ -466,3 +466,17 @@ async def test_a_terminating_pod_keeps_its_status_writes_until_the_kubelet_confi
         confirmed = await api.call("DELETE", pods + "/p", {"gracePeriodSeconds": 0})
         assert confirmed.status == 200
         assert (await api.call("GET", pods + "/p")).status == 404
+
+
+async def test_a_dependent_of_an_owner_already_gone_is_collected(apiserver: ThreadedApiServer) -> None:
+    async with RawApi(apiserver) as api:
+        ghost = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": "gone",
+            "uid": "00000000-dead-4000-8000-000000000000",
+        }
+        await api.call(
+            "POST", CMS, cm("late-child", metadata={"name": "late-child", "ownerReferences": [ghost]})
+        )
+        await _wait_gone(api, CMS + "/late-child")
