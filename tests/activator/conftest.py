@@ -15,6 +15,7 @@ from activator.app import GatewayApp, SinkFactory, build_app
 from activator.config import GatewayConfig
 from activator.server import GatewayServer
 from activator.source import ClusterSnapshot, StaticRoutingSource
+from activator.subsetting import ReplicaSlot
 
 
 @dataclasses.dataclass
@@ -79,8 +80,9 @@ async def start_gateway() -> AsyncIterator[StartGateway]:
         sink_factory: SinkFactory | None = None,
         admin: bool = False,
         access_log: LineSink | None = None,
+        slot: ReplicaSlot | None = None,
     ) -> RunningGateway:
-        source = StaticRoutingSource(ClusterSnapshot.from_objects(objects))
+        source = StaticRoutingSource(ClusterSnapshot.from_objects(objects, slot))
         app = build_app(config, source, sink_factory=sink_factory, access_log=access_log)
         server = GatewayServer(app, port=0, admin_port=0 if admin else None)
         await server.start()

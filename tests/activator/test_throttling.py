@@ -12,6 +12,7 @@ from aiohttp import web
 
 from activator.config import GatewayConfig
 from activator.routing import RevisionKey
+from activator.subsetting import ReplicaSlot
 from tests.activator import objects as o
 from tests.activator.conftest import ListLines, RunningGateway, StartBackend, StartGateway, hello_app
 from tests.activator.polling import eventually
@@ -74,6 +75,27 @@ async def test_container_concurrency_is_never_exceeded_under_a_burst(
     assert [g.violations for g in guards] == [0, 0]
     assert [g.peak for g in guards] == [2, 2]
     assert sum(g.served for g in guards) == 150
+
+
+async def test_two_gateway_replicas_together_respect_container_concurrency(
+    start_backend: StartBackend, start_gateway: StartGateway, client: aiohttp.ClientSession
+) -> None:
+    guards = [InFlightGuard(limit=1) for _ in range(3)]
+    pods = [await start_backend(g.app()) for g in guards]
+    objects = (_ingress(), o.endpoints(REV, [p.port for p in pods]), o.revision(REV, container_concurrency=1))
+    replicas = [await start_gateway(*objects, slot=ReplicaSlot(i, 2)) for i in range(2)]
+    # Pods are split between the replicas (2 + 1 here), so together they never double-book one.
+    assert sorted(len(r.gateway.state.revisions[KEY].throttler.trackers) for r in replicas) == [1, 2]
+
+    async def one(gateway_url: str) -> int:
+        async with client.get(gateway_url, headers={"Host": HOST}) as resp:
+            await resp.read()
+            return resp.status
+
+    statuses = await asyncio.gather(*(one(replicas[i % 2].url) for i in range(90)))
+    assert statuses == [200] * 90
+    assert [g.violations for g in guards] == [0, 0, 0]
+    assert all(g.served > 0 for g in guards)
 
 
 async def test_full_queue_is_503_at_once_and_the_queued_are_served(
