@@ -16,6 +16,9 @@ from localkube.client import CRDS, ApiClient, ApiError, Resource, load_connectio
 from localkube.server.runner import ThreadedApiServer
 from serving.cli.main import main
 
+# The gateway's own fixtures (a real gateway and backends on loopback), for `kwake request`.
+from tests.activator.conftest import start_backend, start_gateway  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 Obj = dict[str, Any]
 
