@@ -19,6 +19,9 @@ from serving.cli.main import main
 # The gateway's own fixtures (a real gateway and backends on loopback), for `kwake request`.
 from tests.activator.conftest import start_backend, start_gateway  # noqa: F401
 
+# A process kubelet on the same API server, for `kwake logs`.
+from tests.localkube.test_kubelet_apiserver import running  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 Obj = dict[str, Any]
 
