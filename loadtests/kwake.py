@@ -242,8 +242,10 @@ def parse_queue_depth(text: str) -> dict[str, float]:
     return depths
 
 
-def read_access_log(path: Path, offset: int, host: str) -> dict[str, int]:
-    """Requests per revision in the access log past byte `offset`, for this Host only."""
+def read_access_log(path: Path, offset: int, host: str, since: float = 0.0) -> dict[str, int]:
+    """Requests per revision in the access log past byte `offset`, for this Host only, logged at
+    or after `since` (wall clock: the log is written from a thread, so late lines of requests
+    sent before the offset was taken may still follow it)."""
     counts: dict[str, int] = {}
     try:
         with path.open("rb") as log:
@@ -255,6 +257,8 @@ def read_access_log(path: Path, offset: int, host: str) -> dict[str, int]:
         try:
             entry = json.loads(line)
         except ValueError:
+            continue
+        if float(entry.get("time") or 0.0) < since:
             continue
         if entry.get("host", "").split(":")[0] == host.split(":", maxsplit=1)[0] and entry.get("revision"):
             counts[entry["revision"]] = counts.get(entry["revision"], 0) + 1

@@ -134,6 +134,7 @@ async def _run_load(scenario: Scenario, options: Options, result: dict[str, Any]
             await _step(step, cluster, target)
         log_offset = log_size(options.access_log) if options.access_log else 0
         recorder.start = time.perf_counter() + 0.05
+        wall_start = time.time() + 0.05
         sampler = asyncio.create_task(_sample(cluster, recorder, samples)) if cluster else None
         actions = [
             asyncio.create_task(_at(recorder.start + s.at, _step(s, cluster, target)))
@@ -154,7 +155,7 @@ async def _run_load(scenario: Scenario, options: Options, result: dict[str, Any]
             if options.access_log is not None:
                 await asyncio.sleep(0.5)  # the gateway writes its access log from a thread
                 extra["revisions_from_access_log"] = read_access_log(
-                    options.access_log, log_offset, target.host
+                    options.access_log, log_offset, target.host, since=wall_start
                 )
     finally:
         result["series"] = report.series(recorder, samples)
