@@ -46,10 +46,13 @@ def result_png(result: dict[str, Any], path: Path) -> Path | None:
         for kind, style in (("desired", "--"), ("ready", "-")):
             values = [((r.get("replicas") or {}).get(revision) or {}).get(kind, float("nan")) for r in rows]
             reps.step(t, values, style, where="post", label=f"{revision} {kind}")
+    if any("ideal_replicas" in r for r in rows):
+        ideal = [r.get("ideal_replicas", float("nan")) for r in rows]
+        reps.step(t, ideal, ":", where="post", color="black", label="ideal")
     if any("queue_depth" in r for r in rows):
         reps.plot(t, [sum((r.get("queue_depth") or {}).values()) for r in rows], ":", label="gateway queue")
     reps.set_ylabel("replicas")
-    if revisions:
+    if revisions or any("ideal_replicas" in r for r in rows):
         reps.legend(loc="upper right", fontsize="small")
     kinds = sorted({k for r in rows for k in (*r["errors_by_status"], *r["errors_by_kind"])})
     for kind in kinds:

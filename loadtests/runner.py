@@ -25,6 +25,7 @@ from loadtests.generator import Client, Recorder, Target, closed_loop, open_loop
 from loadtests.kwake import Cluster, KwakeUp, log_size, read_access_log
 from loadtests.scale_bench import spawn_until_answering
 from loadtests.scenario import Scenario, Step
+from serving.api import keys
 
 WAIT_ZERO_DEFAULT = 120.0
 
@@ -158,10 +159,25 @@ async def _run_load(scenario: Scenario, options: Options, result: dict[str, Any]
                     options.access_log, log_offset, target.host, since=wall_start
                 )
     finally:
+        for t, ideal in enumerate(ideal_replicas(scenario)):
+            samples.setdefault(t, {})["ideal_replicas"] = ideal
         result["series"] = report.series(recorder, samples)
         result["summary"] = report.summary(recorder, scenario, extra)
         if cluster is not None:
             await cluster.close()
+
+
+def ideal_replicas(scenario: Scenario) -> list[int]:
+    """Per second of a closed-loop run, the replicas the KPA should want for its concurrency:
+    ceil(concurrency / (target x target utilization)), Knative's defaults 100 and 70 %."""
+    if scenario.mode != "closed":
+        return []
+    target = float(scenario.annotations.get(keys.TARGET_ANNOTATION, "100"))
+    utilization = float(scenario.annotations.get(keys.TARGET_UTILIZATION_ANNOTATION, "70")) / 100.0
+    out: list[int] = []
+    for phase in scenario.phases:
+        out += [math.ceil(phase.concurrency / (target * utilization))] * math.ceil(phase.seconds)
+    return out
 
 
 async def _at(when: float, action: Awaitable[None]) -> None:

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from loadtests.__main__ import main
+from loadtests.runner import ideal_replicas
 from loadtests.scenario import ScenarioError, bundled, load, parse
 
 EXPECTED = {"cold-start", "burst-from-zero", "step", "ramp", "split", "rollout", "scale-down", "dataplane"}
@@ -67,3 +68,9 @@ def test_run_refuses_remote_targets_and_unknown_scenarios(capsys: pytest.Capture
     assert "--allow-remote" in capsys.readouterr().err
     assert main(["run", "no-such-scenario", "--target", "http://127.0.0.1:1"]) == 2
     assert "known scenarios: burst-from-zero" in capsys.readouterr().err
+
+
+def test_the_step_scenario_has_an_ideal_replica_timeline() -> None:
+    ideal = ideal_replicas(load("step"))
+    # target 10 at 70 % utilization: 10 connections want 2 pods, 100 want 15.
+    assert ideal[:15] == [2] * 15 and ideal[15:35] == [15] * 20 and ideal[35:] == [2] * 15
