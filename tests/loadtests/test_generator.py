@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from aiohttp import web
 
+from loadtests import report
 from loadtests.generator import (
     Phase,
     Recorder,
@@ -20,6 +21,7 @@ from loadtests.generator import (
     open_loop,
 )
 from loadtests.hdr import Histogram
+from loadtests.scenario import parse
 
 
 async def _serve(handler: Callable[[web.Request], object]) -> AsyncIterator[int]:
@@ -147,3 +149,25 @@ async def test_error_statuses_are_counted_by_code() -> None:
     async for port in _serve(handler):
         await open_loop(target(port), [Phase(0.5, rate=20)], recorder)
     assert recorder.totals()["errors_by_status"] == {"503": 10}
+
+
+async def test_a_generator_that_falls_behind_says_so(slow_20ms: int) -> None:
+    # The generator's own event loop blocks for 200 ms mid-run (as a busy machine would):
+    # requests due meanwhile start late, and the run is flagged instead of trusted.
+    recorder = Recorder(lag_threshold=0.05)
+
+    async def block_once() -> None:
+        await asyncio.sleep(0.3)
+        time.sleep(0.2)  # noqa: ASYNC251 - the point: this loop stops for a while
+
+    blocker = asyncio.create_task(block_once())
+    await open_loop(target(slow_20ms), [Phase(1.0, rate=100)], recorder)
+    await blocker
+    assert recorder.saturated
+    assert recorder.late >= 10
+    summary = report.summary(
+        recorder, parse({"name": "x", "mode": "open", "phases": [{"seconds": 1}]}, "x"), {}
+    )
+    assert summary["generator"]["saturated"] is True
+    text = report.text({"scenario": "x", "verdict": "fail", "summary": summary, "checks": []})
+    assert "GENERATOR SATURATED" in text
