@@ -45,7 +45,10 @@ async def test_request_reports_status_time_and_the_revision_that_served(
     assert result.code == 0, result.err
     first, second, body = result.out.splitlines()[:3]
     assert first.startswith("200 OK in ") and f"(Host: {HOST}, GET /x?y=1)" in first
-    assert second.startswith("revision: hello-00001, pod ") and "(from the gateway's access log)" in second
+    assert (
+        second.startswith("revision: hello-00001, pod at 127.0.0.1:")
+        and "(from the gateway's access log)" in second
+    )
     assert body == "hello"
 
     # No access log: a Service whose traffic all goes to one revision still names it.

@@ -133,10 +133,17 @@ def test_a_failing_service_is_reported_with_its_reason(cluster: Cluster, kwake: 
         {"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "exit code 3"}
     ]
     cluster.set_status(SERVICES, "hello", failed)
+    cluster.create(REVISIONS, revision("hello-00001", 1))
+    cluster.set_status(
+        REVISIONS,
+        "hello-00001",
+        {"conditions": [{"type": "Ready", "status": "False", "reason": "ExitCode3", "message": "boom"}]},
+    )
     started = time.monotonic()
     result = kwake("service", "update", "hello", "--env", "X=1", "--wait-timeout", "20")
     assert result.code == 1
     assert 'service "hello" in namespace "default" is not Ready: RevisionFailed: exit code 3' in result.err
+    assert "(revision hello-00001: ExitCode3: boom)" in result.err  # why, which the Service hides
     assert time.monotonic() - started < 10  # reported after kn's error window, not at the timeout
 
 

@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             f" (Host: {host}, {args.method} {path})"
         )
         if served is not None and served.revision:
-            pod = f", pod {served.pod}" if served.pod else ""
+            pod = f", pod at {served.pod}" if served.pod else ""
             print(f"revision: {served.revision}{pod} (from {served.how})")
         else:
             print("revision: unknown (the gateway's response names none; pass its --access-log to find it)")

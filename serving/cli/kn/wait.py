@@ -13,7 +13,7 @@ from typing import Any
 
 from localkube.client import ApiClient
 from serving.api.meta import get_condition
-from serving.cli.kn.session import SERVICES, CliError, not_found
+from serving.cli.kn.session import REVISIONS, SERVICES, CliError, not_found
 
 POLL_SECONDS = 0.2
 
@@ -40,6 +40,18 @@ def readiness(ksvc: dict[str, Any], generation: int) -> Readiness:
     return Readiness(False, True, f"{cond.reason}: {cond.message}".strip(": "))
 
 
+async def _revision_detail(client: ApiClient, ksvc: dict[str, Any], namespace: str) -> str:
+    """Why the latest revision is not Ready (its container's exit, say), which the Service hides."""
+    latest = (ksvc.get("status") or {}).get("latestCreatedRevisionName")
+    if not latest:
+        return ""
+    revision = await client.get_or_none(REVISIONS, str(latest), namespace)
+    cond = get_condition((revision or {}).get("status"), "Ready")
+    if cond is None or cond.is_true or not (cond.reason or cond.message):
+        return ""
+    return f" (revision {latest}: {cond.reason}: {cond.message})".replace(": )", ")")
+
+
 async def wait_ready(
     client: ApiClient,
     name: str,
@@ -64,9 +76,10 @@ async def wait_ready(
         if last.failed:
             false_since = now if false_since is None else false_since
             if now - false_since >= error_window:
+                detail = await _revision_detail(client, ksvc, namespace)
                 raise CliError(
-                    f'service "{name}" in namespace "{namespace}" is not Ready: {last.why}; '
-                    f"see: kwake service describe {name} -n {namespace}"
+                    f'service "{name}" in namespace "{namespace}" is not Ready: {last.why}{detail}; '
+                    f"see: kwake service describe {name} -n {namespace} (and kwake logs {name})"
                 )
         else:
             false_since = None
