@@ -149,6 +149,35 @@ async def test_logs_read_through_the_pods_log_subresource(
     assert result.out == "from a\n"
 
 
+async def test_logs_follow_every_pod_with_its_name_in_front(
+    cluster: Cluster, kwake: Kwake, running: Running
+) -> None:
+    await asyncio.to_thread(kwake, "service", "create", "hello", "--cmd", "app", "--no-wait")
+    await asyncio.to_thread(cluster.set_status, SERVICES, "hello", ready_status())
+    labels = {"serving.knative.dev/service": "hello", "serving.knative.dev/revision": "hello-00001"}
+    for name in ("hello-a", "hello-b"):
+        script = f"echo {name} one; sleep 1; echo {name} two"
+        pod = {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "user-container", "command": ["sh", "-c", script]}],
+            },
+        }
+        await running.client.create(PODS, pod, "default")
+    for name in ("hello-a", "hello-b"):
+        await running.until(name, lambda p: bool((p.get("status") or {}).get("containerStatuses")))
+    # -f ends when the containers do (restartPolicy Never), so this returns within seconds.
+    result = await asyncio.wait_for(asyncio.to_thread(kwake, "logs", "hello", "-f"), 30)
+    assert result.code == 0, result.err
+    assert sorted(result.out.splitlines()) == [
+        "[hello-a] hello-a one",
+        "[hello-a] hello-a two",
+        "[hello-b] hello-b one",
+        "[hello-b] hello-b two",
+    ]
+
+
 def test_no_cluster_and_a_dead_cluster_say_what_to_do(
     kwake: Kwake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

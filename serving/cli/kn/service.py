@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from localkube.client import AlreadyExists, ApiClient, Conflict, NotFound
+from localkube.client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
 from serving.cli.kn import build, output
 from serving.cli.kn import flags as service_flags
 from serving.cli.kn.flags import FlagError
@@ -104,6 +104,8 @@ def _create(args: argparse.Namespace) -> int:
                 f'service "{args.name}" already exists in namespace "{namespace}"; '
                 f"change it with: kwake service update {args.name} -n {namespace}"
             ) from None
+        except ApiError as exc:
+            raise _refused(args.name, namespace, exc) from None
         print(f"Service '{args.name}' created in namespace '{namespace}'.")
         return await _after_write(client, args, namespace, created)
 
@@ -129,6 +131,8 @@ def _update(args: argparse.Namespace) -> int:
                     raise CliError(
                         f'service "{args.name}" kept changing under us ({UPDATE_ATTEMPTS} tries); try again'
                     ) from None
+            except ApiError as exc:
+                raise _refused(args.name, namespace, exc) from None
         if meta(updated).get("generation") == meta(existing).get("generation"):
             print(f"Service '{args.name}' in namespace '{namespace}' is unchanged.")
         else:
@@ -136,6 +140,10 @@ def _update(args: argparse.Namespace) -> int:
         return await _after_write(client, args, namespace, updated)
 
     return run_command(args, body)
+
+
+def _refused(name: str, namespace: str, exc: ApiError) -> CliError:
+    return CliError(f'service "{name}" in namespace "{namespace}" was refused: {exc.message or exc}')
 
 
 async def _after_write(
