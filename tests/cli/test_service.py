@@ -166,6 +166,11 @@ def test_creating_twice_says_to_update(cluster: Cluster, kwake: Kwake) -> None:
     assert again.code == 1
     assert 'service "hello" already exists in namespace "default"' in again.err
     assert "kwake service update hello" in again.err
+    forced = kwake("service", "create", "hello", "--image", "other:2", "--force", "--no-wait")
+    assert forced.code == 0 and "Service 'hello' replaced" in forced.out, forced.err
+    stored = cluster.get(SERVICES, "hello")
+    assert stored is not None and stored["metadata"]["generation"] == 2
+    assert stored["spec"]["template"]["spec"]["containers"] == [{"image": "other:2"}]  # exactly the flags'
 
 
 def test_update_makes_a_new_generation_then_moves_traffic(cluster: Cluster, kwake: Kwake) -> None:

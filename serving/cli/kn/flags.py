@@ -64,7 +64,13 @@ def register(parser: argparse.ArgumentParser, *, update: bool) -> None:
     g = parser.add_argument_group("revision template")
     g.add_argument("--image", help="container image (optional with --cmd for local processes)")
     g.add_argument("--cmd", dest="command", action="append", default=[], help="command (repeatable)")
-    g.add_argument("--arg", dest="args", action="append", default=[], help="argument (repeatable)")
+    g.add_argument(
+        "--arg",
+        dest="args",
+        action="append",
+        default=[],
+        help="argument (repeatable; --arg=-m for one starting with -)",
+    )
     g.add_argument("-e", "--env", action="append", default=[], help="NAME=VALUE, or NAME- to remove")
     g.add_argument("-p", "--port", help="the port the app listens on: PORT or h2c:PORT")
     g.add_argument("--concurrency-limit", help="most requests one pod serves at once (0: no limit)")

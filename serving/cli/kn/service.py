@@ -36,6 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     service_flags.register(create, update=False)
     _wait_flags(create)
     create.add_argument("--dry-run", action="store_true", help="print the Service as yaml, send nothing")
+    create.add_argument("--force", action="store_true", help="replace the Service if it exists")
     create.set_defaults(handler=_create)
 
     update = verbs.add_parser("update", help="change a Service: a new revision, or its traffic")
@@ -100,6 +101,8 @@ def _create(args: argparse.Namespace) -> int:
         try:
             created = await client.create(SERVICES, ksvc, namespace)
         except AlreadyExists:
+            if args.force:
+                return await _replace(client, args, namespace, ksvc)
             raise CliError(
                 f'service "{args.name}" already exists in namespace "{namespace}"; '
                 f"change it with: kwake service update {args.name} -n {namespace}"
@@ -140,6 +143,22 @@ def _update(args: argparse.Namespace) -> int:
         return await _after_write(client, args, namespace, updated)
 
     return run_command(args, body)
+
+
+async def _replace(client: ApiClient, args: argparse.Namespace, namespace: str, ksvc: dict[str, Any]) -> int:
+    """`create --force` on an existing Service: its spec becomes exactly the flags' (a new revision)."""
+    for _ in range(UPDATE_ATTEMPTS):
+        existing = await client.get(SERVICES, args.name, namespace)
+        ksvc["metadata"]["resourceVersion"] = meta(existing).get("resourceVersion")
+        try:
+            replaced = await client.replace(SERVICES, ksvc, namespace)
+        except Conflict:
+            continue
+        except ApiError as exc:
+            raise _refused(args.name, namespace, exc) from None
+        print(f"Service '{args.name}' replaced in namespace '{namespace}'.")
+        return await _after_write(client, args, namespace, replaced)
+    raise CliError(f'service "{args.name}" kept changing under us ({UPDATE_ATTEMPTS} tries); try again')
 
 
 def _refused(name: str, namespace: str, exc: ApiError) -> CliError:
