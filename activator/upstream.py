@@ -56,6 +56,7 @@ class _Connection(asyncio.Protocol):
         self._body_error: BaseException | None = None
         self._body_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
+        self._reusable_request = True
         # Upload flow control.
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -130,6 +131,7 @@ class _Connection(asyncio.Protocol):
         self._buffered = 0
         self._body_done = False
         self._body_error = None
+        self._reusable_request = True
         self._head_waiter = self._loop.create_future()
 
     def write(self, data: bytes | bytearray) -> None:
@@ -145,6 +147,15 @@ class _Connection(asyncio.Protocol):
     async def read_head(self) -> http1.ResponseHead:
         assert self._head_waiter is not None
         return await self._head_waiter
+
+    @property
+    def head_waiter(self) -> asyncio.Future[http1.ResponseHead]:
+        assert self._head_waiter is not None
+        return self._head_waiter
+
+    def forbid_reuse(self) -> None:
+        """The request body was not sent whole: this connection's framing is lost."""
+        self._reusable_request = False
 
     # Body side ------------------------------------------------------------------------------
 
@@ -225,7 +236,8 @@ class _Connection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         return (
-            not self.closed
+            self._reusable_request
+            and not self.closed
             and self._body_done
             and self._body_error is None
             and self._head is not None
@@ -240,9 +252,17 @@ class _Connection(asyncio.Protocol):
 
 
 class UpstreamResponse:
-    def __init__(self, pool: UpstreamPool, connection: _Connection, head: http1.ResponseHead) -> None:
+    def __init__(
+        self,
+        pool: UpstreamPool,
+        connection: _Connection,
+        head: http1.ResponseHead,
+        sender: asyncio.Future[None] | None = None,
+    ) -> None:
         self._pool = pool
         self._connection: _Connection | None = connection
+        # The request body still being sent when the pod answered early, if it was.
+        self._sender = sender
         self.status = head.status
         self.reason = head.reason
         self.headers = head.headers
@@ -263,6 +283,11 @@ class UpstreamResponse:
         connection, self._connection = self._connection, None
         if connection is None:
             return
+        sender, self._sender = self._sender, None
+        if sender is not None and not (sender.done() and not sender.cancelled() and not sender.exception()):
+            # The request body was not sent whole: the connection's framing is lost.
+            _stop_sender(sender)
+            connection.forbid_reuse()
         if connection.reusable:
             self._pool.put_back(connection)
         else:
@@ -319,7 +344,10 @@ class UpstreamPool:
                     connection.write(head + body)
                 else:
                     connection.write(head)
-                    await _send_stream(connection, body, chunked=content_length is None)
+                    response_head, sender = await _stream_and_read_head(
+                        connection, body, chunked=content_length is None
+                    )
+                    return UpstreamResponse(self, connection, response_head, sender)
                 response_head = await connection.read_head()
             except _StaleConnectionError:
                 connection.abort()
@@ -434,6 +462,39 @@ class UpstreamPool:
             for connection in connections:
                 connection.abort()
         self._idle.clear()
+
+
+async def _stream_and_read_head(
+    connection: _Connection, body: AsyncIterator[bytes], *, chunked: bool
+) -> tuple[http1.ResponseHead, asyncio.Future[None] | None]:
+    """Streams the body while watching for the answer. A pod may answer before it has read the
+    whole body: with an error (413, 401) it means to pass on, or to stream full duplex. The body
+    then goes on being sent behind the response, by the returned task, until the response is
+    released."""
+    sender = asyncio.ensure_future(_send_stream(connection, body, chunked=chunked))
+    head = connection.head_waiter
+    try:
+        await asyncio.wait((sender, head), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        _stop_sender(sender)
+        raise
+    if not head.done():
+        try:
+            sender.result()  # the body failed first (too large, client gone): raise that
+            return await head, None
+        except BaseException:
+            _stop_sender(sender)
+            raise
+    if head.exception() is not None:
+        _stop_sender(sender)
+        head.result()
+    return head.result(), (None if sender.done() and not sender.exception() else sender)
+
+
+def _stop_sender(sender: asyncio.Future[None]) -> None:
+    sender.cancel()
+    # Retrieve its outcome so that a failure is never reported as unhandled.
+    sender.add_done_callback(lambda task: task.cancelled() or task.exception())
 
 
 async def _send_stream(connection: _Connection, body: AsyncIterator[bytes], *, chunked: bool) -> None:

@@ -226,3 +226,33 @@ async def test_connections_per_pod_are_capped_and_waiters_served_in_turn(
         assert peak == 2
     finally:
         pool.close()
+
+
+async def test_an_early_answer_is_passed_on_while_the_body_is_still_streaming(
+    raw_server: Callable[[Serve], Awaitable[PodAddress]],
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_head(reader)  # never reads the body
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n\r\nbig")
+        await writer.drain()
+        while await reader.read(65536):  # until the gateway gives the connection up
+            pass
+
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(1000):
+            sent += 1
+            yield b"x" * 65536
+            await asyncio.sleep(0.001)
+
+    pod = await raw_server(serve)
+    pool = UpstreamPool()
+    try:
+        response = await asyncio.wait_for(pool.request(pod, "POST", "/", [("Host", "h")], endless()), 10)
+        assert (response.status, await response.read()) == (413, b"big")
+        response.release()
+        assert sent < 1000 and pool.idle_connections() == 0  # the rest of the body was not sent
+    finally:
+        pool.close()
