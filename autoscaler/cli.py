@@ -40,6 +40,7 @@ from serving.api.config import SYSTEM_NAMESPACE
 logger = logging.getLogger("kwake.autoscaler")
 
 DEFAULT_PORT = 8080
+SHUTDOWN_SECONDS = 5.0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +78,8 @@ async def _serve_http(
     args: argparse.Namespace,
     forwarder: LeaderForwarder | None = None,
 ) -> web.AppRunner:
-    runner = web.AppRunner(build_app(service, registry, forwarder))
+    # Requests in flight get a few seconds to finish on stop (a pod has 30 s in all).
+    runner = web.AppRunner(build_app(service, registry, forwarder), shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     try:
         await web.TCPSite(runner, args.host, args.port).start()
@@ -150,7 +152,12 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
             stop.set()
             await cancel_and_wait(tasks)
             await watcher.stop()
-            await ticker
+            try:
+                async with asyncio.timeout(SHUTDOWN_SECONDS):  # a tick's writes in flight
+                    await asyncio.shield(ticker)
+            except TimeoutError:
+                logger.warning("the last tick's writes did not finish in %.0f s", SHUTDOWN_SECONDS)
+                await cancel_and_wait([ticker])
             await runner.cleanup()
 
 

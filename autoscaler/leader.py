@@ -123,7 +123,10 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> Outcome:
         """One round: read the Lease and take or renew it if we may."""
         try:
-            return await asyncio.wait_for(self._round(), self._timings.retry_period)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the call completes, and this loop would then never stop.
+            async with asyncio.timeout(self._timings.retry_period):
+                return await self._round()
         except Exception as err:  # an unreachable server, a timeout: not a crash
             logger.warning("leader election round failed: %s: %s", type(err).__name__, err)
             return "error"
@@ -203,13 +206,17 @@ class LeaderElector:
     async def _release(self) -> None:
         """Hand the Lease back so a standby need not wait out the lease duration."""
         try:
-            lease = await asyncio.wait_for(self._client.get(LEASES, self._name, self._namespace), 2.0)
-            spec = lease.get("spec") or {}
-            if spec.get("holderIdentity") != self.identity:
-                return
-            released = {**spec, "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": _now_micro()}
-            await asyncio.wait_for(
-                self._client.replace(LEASES, {**lease, "spec": released}, self._namespace), 2.0
-            )
+            async with asyncio.timeout(4.0):
+                lease = await self._client.get(LEASES, self._name, self._namespace)
+                spec = lease.get("spec") or {}
+                if spec.get("holderIdentity") != self.identity:
+                    return
+                released = {
+                    **spec,
+                    "holderIdentity": "",
+                    "leaseDurationSeconds": 1,
+                    "renewTime": _now_micro(),
+                }
+                await self._client.replace(LEASES, {**lease, "spec": released}, self._namespace)
         except Exception as err:
             logger.warning("releasing the lease failed (it expires by itself): %s", err)

@@ -413,4 +413,5 @@ class AutoscalerService:
             else:
                 self._record_idle(now)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=min(interval, idle_interval))
+                async with asyncio.timeout(min(interval, idle_interval)):  # not wait_for: see leader
+                    await stop.wait()
