@@ -11,15 +11,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +21,8 @@ from aiohttp.test_utils import unused_port
 
 from localkube.client import ApiClient, Resource, load_connection
 from tests.conftest import Kubectl
-from tests.deploy.manifests import DEPLOY, REPO, SYSTEM_NAMESPACE, render
+from tests.deploy.manifests import DEPLOY, SYSTEM_NAMESPACE, render
+from tests.deploy.processes import component, eventually, localkube
 from tests.deploy.rbac import ALL, Grant, RequestAttributes, grants_of, request_attributes
 from tests.deploy.recording_proxy import RecordingProxy
 
@@ -225,61 +218,13 @@ def _kubeconfig(path: Path, server: str) -> Path:
     return path
 
 
-@contextlib.asynccontextmanager
-async def _component(name: str, argv: list[str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`kwake NAME ARGV...` as the user runs it, stopped with SIGTERM (killed if it lingers)."""
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "serving.cli.main", name, *argv),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"},
-        )
-        try:
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-def _log_tails(logs: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str, logs: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{_log_tails(logs)}")
-        await asyncio.sleep(0.1)
-
-
 def _conditions_true(obj: dict[str, Any] | None, kind: str) -> bool:
     conditions = ((obj or {}).get("status") or {}).get("conditions") or []
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
 
 
-@contextlib.asynccontextmanager
-async def _localkube(state: Path, logs: Path) -> AsyncIterator[Kubectl]:
-    """`kwake localkube` with its controllers and kubelet, so a Revision's pod runs and gets Ready."""
-    kubeconfig = state / "kubeconfig"
-    async with _component("localkube", ["--state-dir", str(state)], logs / "localkube.log"):
-
-        async def written() -> bool:
-            return kubeconfig.exists()
-
-        await _eventually(written, 30, "localkube's kubeconfig", logs)
-        yield Kubectl(kubeconfig, state.parent / "kubectl-cache")
-
-
 async def test_each_component_calls_only_what_its_rbac_allows(tmp_path: Path) -> None:
-    async with _localkube(tmp_path / "localkube", tmp_path) as kubectl:
+    async with localkube(tmp_path / "localkube", tmp_path) as kubectl:
         await _run_components(kubectl, tmp_path)
 
 
@@ -307,11 +252,11 @@ async def _run_components(kubectl: Kubectl, tmp_path: Path) -> None:
     try:
         async with (
             ApiClient(upstream) as client,
-            _component("operator", argv["operator"], tmp_path / "operator.log"),
-            _component("autoscaler", argv["autoscaler"], tmp_path / "autoscaler.log"),
-            _component("gateway", argv["gateway"], tmp_path / "gateway.log"),
+            component("operator", argv["operator"], tmp_path / "operator.log"),
+            component("autoscaler", argv["autoscaler"], tmp_path / "autoscaler.log"),
+            component("gateway", argv["gateway"], tmp_path / "gateway.log"),
         ):
-            await _eventually(
+            await eventually(
                 lambda: _webhooks_registered(client), 60, "the operator's webhook configurations", tmp_path
             )
             kubectl.run("apply", "-f", "-", input=json.dumps(KSVC))
@@ -321,7 +266,7 @@ async def _run_components(kubectl: Kubectl, tmp_path: Path) -> None:
                 pa = await client.get_or_none(PODAUTOSCALERS, "hello-00001", "default")
                 return _conditions_true(ingress, "Ready") and bool((pa or {}).get("status"))
 
-            await _eventually(
+            await eventually(
                 served, 60, "the KIngress Ready (gateway) and the PA status (autoscaler)", tmp_path
             )
             # A second template and a 50/50 split: a new Revision, the Configuration, Route and
@@ -340,8 +285,8 @@ async def _run_components(kubectl: Kubectl, tmp_path: Path) -> None:
                 observed = (ingress.get("status") or {}).get("observedGeneration", 0)
                 return generation >= 2 and observed == generation and _conditions_true(ingress, "Ready")
 
-            await _eventually(split_served, 60, "the split KIngress served", tmp_path)
-            await _eventually(lambda: _lease_held(client), 30, "the autoscaler's Lease", tmp_path)
+            await eventually(split_served, 60, "the split KIngress served", tmp_path)
+            await eventually(lambda: _lease_held(client), 30, "the autoscaler's Lease", tmp_path)
     finally:
         for proxy in proxies.values():
             await proxy.stop()
