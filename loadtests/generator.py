@@ -155,6 +155,7 @@ class Recorder:
     late: int = 0
     revisions: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
+    last_done: float = 0.0
 
     def _second(self, at: float) -> Second:
         index = max(0, int(at - self.start))
@@ -175,6 +176,7 @@ class Recorder:
     def outcome(self, outcome: Outcome, measured_from: float) -> None:
         second = self._second(outcome.done)
         second.completed += 1
+        self.last_done = max(self.last_done, outcome.done)
         if outcome.kind is not None:
             second.by_kind[outcome.kind] = second.by_kind.get(outcome.kind, 0) + 1
             self.first_error = self.first_error or outcome.detail

@@ -153,6 +153,9 @@ async def _run_load(scenario: Scenario, options: Options, result: dict[str, Any]
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if cluster is not None:
+                # The state the load left behind (a short run may end between two ticks).
+                await _sample_once(cluster, recorder, samples)
             if options.access_log is not None:
                 await asyncio.sleep(0.5)  # the gateway writes its access log from a thread
                 extra["revisions_from_access_log"] = read_access_log(
@@ -208,15 +211,19 @@ async def _step(step: Step, cluster: Cluster | None, target: Target) -> None:
 async def _sample(cluster: Cluster, recorder: Recorder, samples: dict[int, dict[str, Any]]) -> None:
     """Once a second: desired/ready replicas per revision, and the gateway's queue depth."""
     while True:
-        second = max(0, int(time.perf_counter() - recorder.start))
-        sample: dict[str, Any] = {}
-        with contextlib.suppress(Exception):  # a failed sample is a gap in the series, not a failure
-            sample["replicas"] = await cluster.replicas()
-        depth = await cluster.queue_depth()
-        if depth is not None:
-            sample["queue_depth"] = depth
-        samples[second] = sample
+        await _sample_once(cluster, recorder, samples)
         await asyncio.sleep(1.0 - (time.perf_counter() - recorder.start) % 1.0)
+
+
+async def _sample_once(cluster: Cluster, recorder: Recorder, samples: dict[int, dict[str, Any]]) -> None:
+    second = max(0, int(time.perf_counter() - recorder.start))
+    sample: dict[str, Any] = {}
+    with contextlib.suppress(Exception):  # a failed sample is a gap in the series, not a failure
+        sample["replicas"] = await cluster.replicas()
+    depth = await cluster.queue_depth()
+    if depth is not None:
+        sample["queue_depth"] = depth
+    samples[second] = sample
 
 
 async def _load(
