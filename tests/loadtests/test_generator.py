@@ -126,8 +126,8 @@ async def test_a_stall_shows_in_open_loop_and_hides_in_closed_loop() -> None:
     # Closed loop: one request waited 300 ms, and nothing was sent meanwhile: p99 stays fast.
     assert closed_rec.latency.max > 0.28
     assert closed_rec.latency.percentile(0.99) < 0.05
-    slow_open = sum(1 for s in open_rec.seconds.values() for _ in range(s.latency.count))
-    assert slow_open == open_rec.latency.count
+    # The per-second series shows it too: the second holding the stall has a slow p99.
+    assert max(s.latency.percentile(0.99) for s in open_rec.seconds.values()) > 0.2
 
 
 async def test_an_unreachable_target_is_counted_as_connect_errors() -> None:
