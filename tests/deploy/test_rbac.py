@@ -300,6 +300,9 @@ async def _run_components(kubectl: Kubectl, tmp_path: Path) -> None:
             if (attrs := request_attributes(call.method, call.path, call.query)) is not None
         ]
         assert requests, f"{name} made no API calls through its proxy"
+        assert not [c for c in proxy.calls if c.status in (401, 403)], (
+            "the proxy must pass calls on authenticated"
+        )
         denied = sorted({str(attrs) for _call, attrs in requests if not _allowed(granted, attrs)})
         assert denied == [], f"{name} made calls its RBAC does not allow"
         unused = {
