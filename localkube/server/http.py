@@ -92,8 +92,11 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     token = request.app[TOKEN_KEY]
     if token and request.path not in OPEN_PATHS:
-        header = request.headers.get("Authorization", "")
-        if not secrets.compare_digest(header.encode(), f"Bearer {token}".encode()):
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        # RFC 7235: the scheme is case-insensitive (kopf's in-cluster login sends "bearer").
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            credentials.strip().encode(), token.encode()
+        ):
             return error_response(errors.unauthorized())
     response: web.StreamResponse = await handler(request)
     return response

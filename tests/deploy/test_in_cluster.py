@@ -116,11 +116,6 @@ async def test_gateway_and_autoscaler_run_with_in_cluster_configuration(tmp_path
 
 
 @needs_unshare
-@pytest.mark.xfail(
-    strict=True,
-    reason="localkube accepts only 'Bearer' (case-sensitive) in Authorization; kopf's in-cluster login "
-    "sends 'bearer', which kube-apiserver accepts (RFC 7235: the scheme is case-insensitive)",
-)
 async def test_operator_runs_with_in_cluster_configuration(tmp_path: Path) -> None:
     async with localkube(tmp_path / "localkube", tmp_path) as kubectl:
         kubectl.run("apply", "-k", str(DEPLOY), timeout=120)

@@ -441,6 +441,10 @@ async def test_requests_without_the_token_are_refused(apiserver: ThreadedApiServ
     async with RawApi(apiserver) as api:
         anonymous = await api.call("GET", CMS, headers={"Authorization": "Bearer wrong"})
         assert anonymous.status == 401 and anonymous.body["reason"] == "Unauthorized"
+        basic = await api.call("GET", CMS, headers={"Authorization": f"Basic {apiserver.token()}"})
+        assert basic.status == 401
+        lower = await api.call("GET", CMS, headers={"Authorization": f"bearer {apiserver.token()}"})
+        assert lower.status == 200  # the scheme is case-insensitive (RFC 7235), as kopf sends it
 
 
 async def test_a_terminating_pod_keeps_its_status_writes_until_the_kubelet_confirms(
