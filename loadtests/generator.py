@@ -252,6 +252,7 @@ class Client:
     idle: list[_Conn] = field(default_factory=list)
     open: int = 0
     waits: int = 0  # requests that waited for a free connection (the target is slower than the rate)
+    retries: int = 0  # requests sent again because their kept-alive connection had been closed
     _freed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def _payload(self) -> bytes:
@@ -282,17 +283,34 @@ class Client:
         try:
             async with asyncio.timeout(self.target.timeout):
                 conn = await self._acquire()
+                reused = conn is not None
                 if conn is None:
                     try:
-                        reader, writer = await asyncio.open_connection(
-                            self.target.address, self.target.port, limit=1 << 20
-                        )
+                        conn = await self._connect()
                     except OSError as exc:
                         await self._release(None)
                         return Outcome(time.perf_counter(), kind="connect", detail=f"connect: {exc}")
-                    conn = _Conn(reader, writer)
                 try:
                     outcome, keep = await self._exchange(conn)
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    conn.close()
+                    if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                        await self._release(None)
+                        raise
+                    # A kept-alive connection the server closed meanwhile: as a browser does for
+                    # a GET, send again once on a new connection rather than count an error.
+                    self.retries += 1
+                    try:
+                        conn = await self._connect()
+                    except OSError as again:
+                        await self._release(None)
+                        return Outcome(time.perf_counter(), kind="connect", detail=f"connect: {again}")
+                    try:
+                        outcome, keep = await self._exchange(conn)
+                    except BaseException:
+                        conn.close()
+                        await self._release(None)
+                        raise
                 except BaseException:
                     conn.close()
                     await self._release(None)
@@ -309,6 +327,10 @@ class Client:
             )
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             return Outcome(time.perf_counter(), kind="reset", detail=f"connection: {exc!r}")
+
+    async def _connect(self) -> _Conn:
+        reader, writer = await asyncio.open_connection(self.target.address, self.target.port, limit=1 << 20)
+        return _Conn(reader, writer)
 
     async def _exchange(self, conn: _Conn) -> tuple[Outcome, bool]:
         conn.writer.write(self._payload())

@@ -231,7 +231,7 @@ async def _load(
 ) -> dict[str, Any]:
     if scenario.mode == "open":
         client = await open_loop(target, scenario.phases, recorder, max_requests=scenario.max_requests)
-        return {"connection_waits": client.waits}
+        return {"connection_waits": client.waits, "resent_on_closed_keepalive": client.retries}
     if scenario.mode == "closed":
         await closed_loop(target, scenario.phases, recorder, max_requests=scenario.max_requests)
         return {}

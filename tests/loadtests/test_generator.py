@@ -24,10 +24,10 @@ from loadtests.hdr import Histogram
 from loadtests.scenario import parse
 
 
-async def _serve(handler: Callable[[web.Request], object]) -> AsyncIterator[int]:
+async def _serve(handler: Callable[[web.Request], object], keepalive: float = 75.0) -> AsyncIterator[int]:
     app = web.Application()
     app.router.add_get("/", handler)  # type: ignore[arg-type]
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=keepalive)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -171,3 +171,17 @@ async def test_a_generator_that_falls_behind_says_so(slow_20ms: int) -> None:
     assert summary["generator"]["saturated"] is True
     text = report.text({"scenario": "x", "verdict": "fail", "summary": summary, "checks": []})
     assert "GENERATOR SATURATED" in text
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_not_an_error() -> None:
+    # The server drops idle connections after 50 ms; requests come 200 ms apart, so each finds
+    # its pooled connection closed and must go again on a new one, as a browser would.
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="hello")
+
+    recorder = Recorder()
+    async for port in _serve(handler, keepalive=0.05):
+        client = await open_loop(target(port), [Phase(1.0, rate=5)], recorder)
+    assert client.retries >= 3
+    assert recorder.totals()["ok"] == 5
+    assert recorder.totals()["errors"] == 0
