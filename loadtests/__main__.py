@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--service", default="hello", help="the kwake Service under test (default hello)")
     run.add_argument("--namespace", default="default")
     run.add_argument("--kwake-up", action="store_true", help="start kwake up on free ports for this run")
+    run.add_argument(
+        "--keep-logs", action="store_true", help="with --kwake-up: copy its logs next to the result"
+    )
     run.add_argument("--allow-remote", action="store_true", help="allow a target outside loopback")
     run.add_argument(
         "--lag-threshold-ms", type=float, default=50.0, help="generator lateness that counts as late"
@@ -73,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         service=args.service,
         namespace=args.namespace,
         kwake_up=args.kwake_up,
+        keep_logs=args.out / f"{scenario.name}-kwake-logs" if args.keep_logs else None,
         allow_remote=args.allow_remote,
         lag_threshold=args.lag_threshold_ms / 1000.0,
     )

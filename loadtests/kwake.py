@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,7 +127,9 @@ class KwakeUp:
         tail = self.output.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"kwake up: no {needle!r} within {within:.0f}s; its output ends:\n{tail}")
 
-    def stop(self) -> None:
+    def stop(self, keep_logs: Path | None = None) -> None:
+        """SIGTERM and wait; copy its logs (components, access log, its own output) to
+        `keep_logs` if given, then remove the state dir."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -134,6 +137,9 @@ class KwakeUp:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if keep_logs is not None:
+            shutil.copytree(self.state / "logs", keep_logs, dirs_exist_ok=True)
+            shutil.copy(self.output, keep_logs / "up.log")
         self.tmp.cleanup()
 
 

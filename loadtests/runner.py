@@ -41,6 +41,7 @@ class Options:
     service: str = "hello"
     namespace: str = "default"
     kwake_up: bool = False
+    keep_logs: Path | None = None  # where the logs of a kwake up started for the run are copied
     allow_remote: bool = False
     lag_threshold: float = 0.05
 
@@ -86,7 +87,9 @@ async def run(scenario: Scenario, options: Options) -> dict[str, Any]:
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         if up is not None:
-            await asyncio.to_thread(up.stop)
+            await asyncio.to_thread(up.stop, options.keep_logs)
+            if options.keep_logs is not None:
+                result["kwake_logs"] = str(options.keep_logs)
     result["finished_at"] = time.time()
     result["checks"] = report.checks(scenario, result)
     result["verdict"] = report.verdict(result)

@@ -36,7 +36,7 @@ def test_cold_start_scenario_against_kwake_up_writes_a_result_and_a_plot(
         )
     )
     out = tmp_path / "out"
-    code = main(["run", str(scenario), "--kwake-up", "--out", str(out)])
+    code = main(["run", str(scenario), "--kwake-up", "--keep-logs", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
     [path] = out.glob("*.json")
@@ -50,6 +50,9 @@ def test_cold_start_scenario_against_kwake_up_writes_a_result_and_a_plot(
     assert 1 in ready
     assert "cold start: ttfb" in text
     assert path.with_suffix(".png").exists() == plot.available()
+    # Its logs were kept: the access log holds the cold request, served by hello-00001.
+    access = (out / "cold-start-short-kwake-logs" / "access.log").read_text().splitlines()
+    assert [json.loads(line)["revision"] for line in access] == ["hello-00001"]
     # kwake up was stopped: nothing of it is left.
     state = str(Path(result["settings"]["options"]["kubeconfig"]).parent.parent)
     deadline = time.monotonic() + 10
