@@ -7,7 +7,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from serving.operator.runner import WebhookOptions, run_operator
+from serving.operator.runner import ServiceRef, WebhookOptions, run_operator
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +32,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--webhook-key", type=Path, default=None, help="TLS private key for the admission server"
     )
     parser.add_argument(
+        "--webhook-service",
+        type=_service_ref,
+        default=None,
+        metavar="NAMESPACE/NAME[:PORT]",
+        help="register the webhooks by this Service (in-cluster; always TLS, self-signed without"
+        " --webhook-cert) instead of by URL; PORT defaults to --webhook-port",
+    )
+    parser.add_argument(
         "--system-namespace", default="kwake-system", help="namespace holding the config-* ConfigMaps"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _service_ref(text: str) -> ServiceRef:
+    try:
+        return ServiceRef.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.webhook_host,
             certfile=args.webhook_cert,
             pkeyfile=args.webhook_key,
+            service=args.webhook_service,
         )
     try:
         asyncio.run(run_operator(args.kubeconfig, webhook=webhook, system_namespace=args.system_namespace))

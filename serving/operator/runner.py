@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import logging
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import kopf
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from localkube.client import ApiClient, EventRecorder, load_connection
 from localkube.client.tasks import cancel_and_wait, create_guarded_task
@@ -42,16 +49,132 @@ class NormalizingWebhookServer(kopf.WebhookServer):
 
 
 @dataclass(frozen=True)
+class ServiceRef:
+    """The in-cluster Service that fronts the admission server: `NAMESPACE/NAME[:PORT]`."""
+
+    namespace: str
+    name: str
+    port: int | None = None  # None: the port the admission server listens on
+
+    @classmethod
+    def parse(cls, text: str) -> ServiceRef:
+        ref, _, port = text.partition(":")
+        namespace, _, name = ref.partition("/")
+        if not namespace or not name or "/" in name:
+            raise ValueError(f"expected NAMESPACE/NAME[:PORT], got {text!r}")
+        if not port:
+            return cls(namespace, name)
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad port in {text!r}")
+        return cls(namespace, name, int(port))
+
+    @property
+    def dns_name(self) -> str:
+        """The name kube-apiserver checks the serving certificate against."""
+        return f"{self.name}.{self.namespace}.svc"
+
+
+class ServiceWebhookServer(NormalizingWebhookServer):
+    """kopf's server, registered by Service reference instead of URL.
+
+    kube-apiserver resolves a webhook URL's host with its own resolver, which on most clusters
+    knows nothing of `*.svc` names; a `service` client config is resolved by the API server
+    itself (Service -> endpoints). kopf appends each handler's id to `service.path`.
+    """
+
+    def __init__(self, service: ServiceRef, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+        async for config in super().__call__(fn):
+            yield service_client_config(config, self.service)
+
+    @staticmethod
+    def build_certificate(hostnames: Collection[str], password: str | None = None) -> tuple[bytes, bytes]:
+        """A self-signed certificate for `hostnames`, made with `cryptography`.
+
+        kopf's own generator needs `certbuilder`, which kwake does not install; kopf calls this
+        when no certificate files are given and puts the certificate in `caBundle`.
+        """
+        return self_signed_certificate(hostnames, datetime.datetime.now(datetime.UTC), password)
+
+
+def service_client_config(config: kopf.WebhookClientConfig, service: ServiceRef) -> kopf.WebhookClientConfig:
+    """Turn the URL kopf built for its listening socket into a Service reference."""
+    url = urllib.parse.urlsplit(config.get("url") or "")
+    port = service.port or url.port
+    ref: dict[str, Any] = {"namespace": service.namespace, "name": service.name, "path": url.path}
+    if port is not None:
+        ref["port"] = port
+    out = kopf.WebhookClientConfig(service=cast(Any, ref))
+    if config.get("caBundle"):
+        out["caBundle"] = config["caBundle"]
+    return out
+
+
+def self_signed_certificate(
+    hostnames: Collection[str], now: datetime.datetime, password: str | None = None
+) -> tuple[bytes, bytes]:
+    """PEM certificate and key, valid for a year, naming every host (DNS or IP) as a SAN."""
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys(h for h in hostnames if h):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            names.append(x509.DNSName(host))
+        else:
+            if not ip.is_unspecified:
+                names.append(x509.IPAddress(ip))
+    dns = [n.value for n in names if isinstance(n, x509.DNSName)]
+    common = str(dns[0] if dns else names[0].value if names else "kwake-operator")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    )
+    pkey = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    return cert.public_bytes(serialization.Encoding.PEM), pkey
+
+
+@dataclass(frozen=True)
 class WebhookOptions:
-    """Where kopf serves admission: plain HTTP on loopback for localkube, TLS files on a cluster."""
+    """Where kopf serves admission.
+
+    Local mode (no `service`): plain HTTP on loopback, registered by URL, unless TLS files are
+    given. Cluster mode (`service`): always TLS (the given files, else a self-signed certificate
+    for the Service's DNS name), registered by Service reference.
+    """
 
     addr: str = "127.0.0.1"
     port: int | None = None
     host: str | None = None
     certfile: Path | None = None
     pkeyfile: Path | None = None
+    service: ServiceRef | None = None
 
     def server(self) -> NormalizingWebhookServer:
+        if self.service is not None:
+            return ServiceWebhookServer(
+                self.service,
+                addr=self.addr,
+                port=self.port,
+                host=self.host or self.service.dns_name,
+                certfile=self.certfile,
+                pkeyfile=self.pkeyfile,
+            )
         insecure = self.certfile is None
         return NormalizingWebhookServer(
             addr=self.addr,

@@ -55,7 +55,7 @@ async def webhooks_configured(client: ApiClient) -> bool:
 
 @contextlib.asynccontextmanager
 async def running_operator(
-    kubeconfig: Path, *, webhooks: bool = True, install: bool = True
+    kubeconfig: Path, *, webhooks: bool = True, install: bool = True, webhook: WebhookOptions | None = None
 ) -> AsyncIterator[ApiClient]:
     """An API client with the CRDs installed and the operator running until the block ends."""
     async with ApiClient(load_connection(str(kubeconfig))) as client:
@@ -64,7 +64,10 @@ async def running_operator(
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
             run_operator(
-                kubeconfig, webhook=WebhookOptions() if webhooks else None, stop_flag=stop, ready_flag=ready
+                kubeconfig,
+                webhook=(webhook or WebhookOptions()) if webhooks else None,
+                stop_flag=stop,
+                ready_flag=ready,
             ),
             name="operator-under-test",
         )
