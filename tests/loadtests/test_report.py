@@ -25,12 +25,12 @@ def test_a_split_off_its_expected_share_fails_its_check() -> None:
          "thresholds": {"max_errors": 0}},
         "s.yaml",
     )  # fmt: skip
-    fair = {
+    fair: dict[str, Any] = {
         "summary": {"errors": 0, "ok": 600, "sent": 600, "split": shares({"a": 538, "b": 62}, scenario.split)}
     }
     fair["checks"] = checks(scenario, fair)
     assert verdict(fair) == "pass"
-    skewed = {
+    skewed: dict[str, Any] = {
         "summary": {"errors": 0, "ok": 600, "sent": 600, "split": shares({"a": 570, "b": 30}, scenario.split)}
     }
     skewed["checks"] = checks(scenario, skewed)
