@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 
 from localkube.client import (
@@ -176,3 +177,22 @@ async def test_kubectl_apply_goes_through_the_service_webhooks(
         stored = json.loads(got.stdout)
         # The mutating webhook, reached through the Service, defaulted the template.
         assert stored["spec"]["template"]["spec"]["timeoutSeconds"] == 300
+
+
+def test_deploy_registers_the_operator_by_its_webhook_service() -> None:
+    """deploy/base's operator flags parse, and name the Service and port that front it."""
+    root = Path(__file__).resolve().parents[2]
+    docs = list(yaml.safe_load_all((root / "deploy" / "base" / "operator.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    parser = argparse.ArgumentParser()
+    cli.register(parser)
+    args = parser.parse_args(container["args"][1:])  # after the component name
+    ref: ServiceRef = args.webhook_service
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == ref.name)
+    assert service["metadata"]["namespace"] == ref.namespace
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == ref.port
+    container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert container_ports[port["targetPort"]] == args.webhook_port
+    assert args.webhook_host == ref.dns_name  # the name kube-apiserver checks the certificate for
