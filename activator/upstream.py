@@ -30,8 +30,13 @@ class UpstreamError(Exception):
     """The pod failed: connection error, protocol error, or the body cut short."""
 
 
-class _StaleConnectionError(UpstreamError):
-    """A reused connection closed before any byte of the response: safe to resend a bodiless request."""
+class ClosedBeforeResponseError(UpstreamError):
+    """The pod closed the connection before any byte of the response.
+
+    On a reused connection the pod most likely closed it while idle: a bodiless request is sent
+    once more on a fresh connection. On a fresh one the pod is going away (accepted, then shut
+    down): the gateway may send an idempotent request to another pod.
+    """
 
 
 class _Connection(asyncio.Protocol):
@@ -72,7 +77,7 @@ class _Connection(asyncio.Protocol):
         if on_lost is not None:
             on_lost(self)
         if self._head_waiter is not None and not self._head_waiter.done():
-            kind = UpstreamError if self._got_bytes else _StaleConnectionError
+            kind = UpstreamError if self._got_bytes else ClosedBeforeResponseError
             self._head_waiter.set_exception(kind(f"{self.pod} closed the connection: {exc or 'EOF'}"))
         elif self._head is not None and not self._body_done:
             if self._remaining is None and self._chunked is None:
@@ -136,7 +141,7 @@ class _Connection(asyncio.Protocol):
 
     def write(self, data: bytes | bytearray) -> None:
         if self.closed or self.transport is None:
-            raise _StaleConnectionError(f"{self.pod} connection is closed")
+            raise ClosedBeforeResponseError(f"{self.pod} connection is closed")
         self.transport.write(data)
 
     async def drain(self) -> None:
@@ -349,7 +354,7 @@ class UpstreamPool:
                     )
                     return UpstreamResponse(self, connection, response_head, sender)
                 response_head = await connection.read_head()
-            except _StaleConnectionError:
+            except ClosedBeforeResponseError:
                 connection.abort()
                 if reused and body is None and attempt == 1:
                     continue

@@ -24,7 +24,10 @@ from activator.handlers.context import CONTEXT, PodRefusedError, RequestContext
 from activator.handlers.limits import BodyTooLargeError, limited_body
 from activator.handlers.responses import bad_gateway, body_started
 from activator.headers import downstream_headers, upstream_headers
-from activator.upstream import UpstreamError, UpstreamPool, UpstreamResponse
+from activator.upstream import ClosedBeforeResponseError, UpstreamError, UpstreamPool, UpstreamResponse
+
+# Methods RFC 9110 calls idempotent and safe to send again when no byte of the answer was seen.
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 log = logging.getLogger("kwake.gateway.proxy")
 
@@ -101,6 +104,12 @@ class Proxy:
             return web.Response(status=504, text="kwake gateway: request timeout\n")
         except BodyTooLargeError as exc:
             return web.Response(status=413, text=f"kwake gateway: {exc}\n")
+        except ClosedBeforeResponseError as exc:
+            # A pod shutting down (still listed while it leaves Endpoints) accepted and closed.
+            # Nothing of the response was seen, and the method is safe to repeat: use another pod.
+            if request.method in RETRYABLE_METHODS and body is None:
+                raise PodRefusedError(str(exc)) from exc
+            return bad_gateway(f"{ctx.pod}: {exc}")
         except (UpstreamError, OSError) as exc:
             return bad_gateway(f"{ctx.pod}: {exc}")
         try:
