@@ -227,6 +227,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
             await client.wait_until_reachable(30)
             await bootstrap.install(client)
             autoscaler_port = _free_port()
+            gateway_admin_port = _free_port()
             components = [
                 Component(
                     "operator", kwake_argv("operator", "--kubeconfig", str(kubeconfig)), logs / "operator.log"
@@ -258,6 +259,8 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                         f"http://127.0.0.1:{autoscaler_port}",
                         "--access-log",
                         str(logs / "access.log"),
+                        "--admin-port",
+                        str(gateway_admin_port),
                     ),
                     logs / "gateway.log",
                     stop_seconds=35,
@@ -280,6 +283,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                         report(describe(ksvc, args.gateway_port))
             report(f"kubectl: export KUBECONFIG={kubeconfig}")
             report(f"logs: {logs}")
+            report(f"gateway metrics: http://127.0.0.1:{gateway_admin_port}/metrics")
             report("running; press Ctrl-C to stop")
             await stop.wait()
     except (ManifestError, RuntimeError, ApiError, OSError) as exc:
