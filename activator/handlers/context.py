@@ -35,3 +35,9 @@ Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 class PodRefusedError(Exception):
     """The pod refused the connection before any byte was sent: safe to retry on another pod."""
+
+
+class PodClosedError(PodRefusedError):
+    """The pod took an idempotent request and closed without a byte of answer (it is shutting
+    down, most likely): tried once more elsewhere, then a 502, so an app that always drops
+    connections still gets a quick answer rather than a wait until the deadline."""

@@ -20,7 +20,7 @@ from yarl import URL
 
 from activator.config import GatewayConfig
 from activator.handlers import session_proxy, websocket
-from activator.handlers.context import CONTEXT, PodRefusedError, RequestContext
+from activator.handlers.context import CONTEXT, PodClosedError, PodRefusedError, RequestContext
 from activator.handlers.limits import BodyTooLargeError, limited_body
 from activator.handlers.responses import bad_gateway, body_started
 from activator.headers import downstream_headers, upstream_headers
@@ -108,7 +108,7 @@ class Proxy:
             # A pod shutting down (still listed while it leaves Endpoints) accepted and closed.
             # Nothing of the response was seen, and the method is safe to repeat: use another pod.
             if request.method in RETRYABLE_METHODS and body is None:
-                raise PodRefusedError(str(exc)) from exc
+                raise PodClosedError(str(exc)) from exc
             return bad_gateway(f"{ctx.pod}: {exc}")
         except (UpstreamError, OSError) as exc:
             return bad_gateway(f"{ctx.pod}: {exc}")

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from activator import admission
 from activator.config import GatewayConfig
-from activator.handlers.context import CONTEXT, Handler, PodRefusedError
+from activator.handlers.context import CONTEXT, Handler, PodClosedError, PodRefusedError
+from activator.handlers.responses import bad_gateway
 from activator.metrics import GatewayMetrics
 from activator.poker import Poker
 from activator.throttler import QueueFullError
@@ -46,11 +47,16 @@ def throttle_handler(
                 metrics.cold_start_wait.labels(revision.key.namespace, revision.key.name).observe(
                     ctx.queue_wait
                 )
+            closed_once = False
             while True:
                 ctx.pod = tracker.pod
                 try:
                     return await next_handler(request)
-                except PodRefusedError:
+                except PodRefusedError as exc:
+                    if isinstance(exc, PodClosedError):
+                        if closed_once:
+                            return bad_gateway(f"{ctx.pod}: {exc}")
+                        closed_once = True
                     failed, tracker = tracker, None
                     admission.refused(throttler, failed, config.refused_backoff_s)
                     if not throttler.has_pods:
