@@ -37,6 +37,9 @@ class WebhookAdmission:
 
     async def close(self) -> None:
         if self._session is not None:
+            # Abort TLS connections rather than wait for a close_notify a stopped webhook never sends.
+            if self._session.connector is not None:
+                await self._session.connector.close(abort_ssl=True)
             await self._session.close()
             self._session = None
 

@@ -111,7 +111,10 @@ def build_app(api: Api, *, token: str = "") -> web.Application:
     async def session_ctx(app: web.Application) -> Any:
         app[SESSION_KEY] = ClientSession(timeout=ClientTimeout(total=None, sock_connect=5))
         yield
-        await app[SESSION_KEY].close()
+        session = app[SESSION_KEY]
+        if session.connector is not None:
+            await session.connector.close(abort_ssl=True)
+        await session.close()
 
     app.cleanup_ctx.append(session_ctx)
     app.router.add_route("*", "/{tail:.*}", dispatch)
