@@ -97,6 +97,10 @@ class ApiClient:
             await cancel_and_wait([warm])
         session, self._session = self._session, None
         if session is not None:
+            # Abort TLS at once: a graceful close waits on the peer, and a loop that ends right after
+            # (asyncio.run returning) would leave the sockets to the garbage collector.
+            if session.connector is not None:
+                await session.connector.close(abort_ssl=True)
             await session.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
