@@ -7,6 +7,7 @@ webhooks then see the final object. A webhook that cannot be reached obeys its f
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import ssl
@@ -19,7 +20,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from localkube import patch as patching
 from localkube import selectors
 from localkube.server import errors
-from localkube.server.resources import ResourceType
+from localkube.server.review import AdmissionRequest
 from localkube.store.sqlite import Store
 
 log = logging.getLogger("localkube.admission")
@@ -46,51 +47,32 @@ class WebhookAdmission:
     def _configs(self, group_resource: str) -> list[dict[str, Any]]:
         return sorted(self._store.scan(group_resource), key=lambda o: o["metadata"]["name"])
 
-    async def admit(
-        self,
-        operation: str,
-        rt: ResourceType,
-        subresource: str | None,
-        namespace: str,
-        name: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any] | None:
-        if rt.group == "admissionregistration.k8s.io":
-            return obj  # as kube: webhooks are never called for webhook configurations
+    async def admit(self, request: AdmissionRequest) -> dict[str, Any] | None:
+        if request.rt.group == "admissionregistration.k8s.io":
+            return request.obj  # as kube: webhooks are never called for webhook configurations
         mutating = self._configs(MUTATING)
         validating = self._configs(VALIDATING)
         if not mutating and not validating:
-            return obj
+            return request.obj
         for config in mutating:
             for hook in config.get("webhooks") or []:
-                if self._applies(hook, operation, rt, subresource, namespace, obj or old):
-                    obj = await self._call(
-                        hook, operation, rt, subresource, namespace, name, obj, old, dry_run, mutate=True
-                    )
+                if self._applies(hook, request):
+                    # Each mutating webhook sees what the previous ones made of the object.
+                    request = dataclasses.replace(request, obj=await self._call(hook, request, mutate=True))
         for config in validating:
             for hook in config.get("webhooks") or []:
-                if self._applies(hook, operation, rt, subresource, namespace, obj or old):
-                    await self._call(
-                        hook, operation, rt, subresource, namespace, name, obj, old, dry_run, mutate=False
-                    )
-        return obj
+                if self._applies(hook, request):
+                    await self._call(hook, request, mutate=False)
+        return request.obj
 
-    def _applies(
-        self,
-        hook: dict[str, Any],
-        operation: str,
-        rt: ResourceType,
-        subresource: str | None,
-        namespace: str,
-        obj: dict[str, Any] | None,
-    ) -> bool:
+    def _applies(self, hook: dict[str, Any], request: AdmissionRequest) -> bool:
+        rt, subresource, namespace = request.rt, request.subresource, request.namespace
+        obj = request.obj or request.old
         resource = f"{rt.plural}/{subresource}" if subresource else rt.plural
         matched = False
         for rule in hook.get("rules") or []:
             ops = rule.get("operations") or []
-            if "*" not in ops and operation not in ops:
+            if "*" not in ops and request.operation not in ops:
                 continue
             if not _matches_any(rule.get("apiGroups") or [], rt.group):
                 continue
@@ -121,19 +103,9 @@ class WebhookAdmission:
         return True
 
     async def _call(
-        self,
-        hook: dict[str, Any],
-        operation: str,
-        rt: ResourceType,
-        subresource: str | None,
-        namespace: str,
-        name: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-        *,
-        mutate: bool,
+        self, hook: dict[str, Any], request: AdmissionRequest, *, mutate: bool
     ) -> dict[str, Any] | None:
+        rt, obj = request.rt, request.obj
         hook_name = hook.get("name", "")
         uid = str(uuid.uuid4())
         review: dict[str, Any] = {
@@ -145,21 +117,23 @@ class WebhookAdmission:
                 "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
                 "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
                 "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
-                "name": name,
-                "namespace": namespace,
-                "operation": operation,
+                "name": request.name,
+                "namespace": request.namespace,
+                "operation": request.operation,
                 "userInfo": {
                     "username": "localkube-admin",
                     "groups": ["system:masters", "system:authenticated"],
                 },
                 "object": obj,
-                "oldObject": old,
-                "dryRun": dry_run,
+                "oldObject": request.old,
+                "dryRun": request.dry_run,
                 "options": None,
             },
         }
-        if subresource:
-            review["request"]["subResource"] = subresource  # kube-apiserver omits it for the main resource
+        if request.subresource:
+            review["request"]["subResource"] = (
+                request.subresource
+            )  # kube-apiserver omits it for the main resource
         failure_policy = hook.get("failurePolicy", "Fail")
         try:
             url, ssl_ctx = self._endpoint(hook)

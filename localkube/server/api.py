@@ -22,6 +22,7 @@ from localkube import selectors, validation
 from localkube.server import errors, objects
 from localkube.server.defaults import WrongShape, apply_builtin_defaults
 from localkube.server.resources import Registry, ResourceType, crd_types
+from localkube.server.review import AdmissionRequest
 from localkube.server.watch import WatchHub
 from localkube.store.sqlite import Change, ObjectKey, Store
 
@@ -34,32 +35,12 @@ MAX_RETRIES = 16
 
 
 class Admission(Protocol):
-    async def admit(
-        self,
-        operation: str,
-        rt: ResourceType,
-        subresource: str | None,
-        namespace: str,
-        name: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any] | None: ...
+    async def admit(self, request: AdmissionRequest) -> dict[str, Any] | None: ...
 
 
 class NoAdmission:
-    async def admit(
-        self,
-        operation: str,
-        rt: ResourceType,
-        subresource: str | None,
-        namespace: str,
-        name: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any] | None:
-        return obj
+    async def admit(self, request: AdmissionRequest) -> dict[str, Any] | None:
+        return request.obj
 
 
 @dataclass(frozen=True)
@@ -202,7 +183,9 @@ class Api:
         obj = self._prepare_new(rt, namespace, body)
         warnings = self._validate(rt, obj, opts, old=None)
         name = obj["metadata"]["name"]
-        admitted = await self.admission.admit("CREATE", rt, None, namespace, name, obj, None, opts.dry_run)
+        admitted = await self.admission.admit(
+            AdmissionRequest("CREATE", rt, None, namespace, name, obj, None, opts.dry_run)
+        )
         obj = admitted if admitted is not None else obj
         if self.store.get(self._key(rt, namespace, name)) is not None:
             raise errors.already_exists(rt.plural, rt.group, name)
@@ -365,7 +348,7 @@ class Api:
             warnings = self._validate(rt, new, opts, old=current)
             operation_sub = subresource if subresource in ("status", "scale") else None
             admitted = await self.admission.admit(
-                "UPDATE", rt, operation_sub, namespace, name, new, current, opts.dry_run
+                AdmissionRequest("UPDATE", rt, operation_sub, namespace, name, new, current, opts.dry_run)
             )
             new = admitted if admitted is not None else new
             if self.store.get(key) is not current:
@@ -530,7 +513,9 @@ class Api:
             )
         if opts.precondition_rv and opts.precondition_rv != md.get("resourceVersion"):
             raise errors.conflict(rt.plural, rt.group, name)
-        await self.admission.admit("DELETE", rt, None, namespace, name, None, current, opts.dry_run)
+        await self.admission.admit(
+            AdmissionRequest("DELETE", rt, None, namespace, name, None, current, opts.dry_run)
+        )
         if opts.dry_run:
             return self.present(rt, current), False
         current = self.store.get(key)
