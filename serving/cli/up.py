@@ -52,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gateway-port", type=int, default=8080, help="the gateway's port on 127.0.0.1")
     parser.add_argument("--api-port", type=int, default=0, help="the API server's port (default: a free one)")
+    parser.add_argument("--gateway-queue-depth", type=int, default=10000, help="queued requests per revision")
     parser.add_argument("--namespace", default="default", help="namespace for manifests that name none")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -261,6 +262,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                         str(logs / "access.log"),
                         "--admin-port",
                         str(gateway_admin_port),
+                        f"--queue-depth={args.gateway_queue_depth}",
                     ),
                     logs / "gateway.log",
                     stop_seconds=35,
