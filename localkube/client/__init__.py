@@ -26,7 +26,8 @@ what you need from here:
 Modules: `config` (Connection, load_connection), `resources` (Resource + constants), `errors`,
 `api` (ApiClient), `watch` (WatchEvent, stream decoding), `informer` (Informer, object_key,
 Backoff), `events` (EventRecorder, build_event), `tasks` (create_guarded_task, cancel_and_wait),
-`workqueue` (WorkQueue: deduplicating keyed queue for level-based controllers).
+`workqueue` (WorkQueue: deduplicating keyed queue for level-based controllers), `leader`
+(LeaderElector, LeaseTimings, default_identity: leader election on a coordination Lease).
 """
 
 from localkube.client.api import PATCH_CONTENT_TYPES, ApiClient, PatchType
@@ -34,6 +35,7 @@ from localkube.client.config import ConfigError, Connection, in_cluster_connecti
 from localkube.client.errors import AlreadyExists, ApiError, Conflict, Gone, Invalid, NotFound
 from localkube.client.events import EventRecorder, build_event, format_micro_time, format_time
 from localkube.client.informer import Backoff, Informer, object_key
+from localkube.client.leader import LeaderElector, LeaseTimings, default_identity
 from localkube.client.resources import (
     CONFIGMAPS,
     CRDS,
@@ -86,6 +88,8 @@ __all__ = [
     "Gone",
     "Informer",
     "Invalid",
+    "LeaderElector",
+    "LeaseTimings",
     "NotFound",
     "PatchType",
     "Resource",
@@ -94,6 +98,7 @@ __all__ = [
     "build_event",
     "cancel_and_wait",
     "create_guarded_task",
+    "default_identity",
     "format_micro_time",
     "format_time",
     "in_cluster_connection",
