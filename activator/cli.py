@@ -9,6 +9,11 @@ client; until then the cluster mode says so and exits.
 
 `--workers N` starts N processes on the same ports (SO_REUSEPORT); each is one gateway replica
 for capacity splitting (replica i of N), and worker i serves its admin app on admin-port + i.
+
+In a cluster, `--pod-ip` (default: the POD_IP environment variable, set by the downward API in
+deploy/) makes the replicas find each other in the Endpoints of `--peers-endpoints` (default
+kwake-system/kwake-gateway-admin), as Knative's activators do: each takes its index from its own
+IP there, and index 0 writes KIngress status once every listed replica serves a generation.
 """
 
 from __future__ import annotations
@@ -25,14 +30,17 @@ from pathlib import Path
 
 from activator.access_lines import ThreadedLineWriter
 from activator.app import build_app, http_sink_factory
-from activator.cluster import ClusterRoutingSource
+from activator.cluster import ClusterRoutingSource, PeerPolicy
 from activator.config import DEFAULT_QUEUE_DEPTH, GatewayConfig
+from activator.peers import EndpointsPeers, StaticPeers
 from activator.server import GatewayServer
 from activator.source import FileRoutingSource, RoutingSource
 from activator.subsetting import ReplicaSlot
 from localkube.client import ApiClient, ConfigError, Connection, load_connection
 
 log = logging.getLogger("kwake.gateway")
+
+DEFAULT_PEERS_ENDPOINTS = "kwake-system/kwake-gateway-admin"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +64,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=("pool", "session"),
         default="pool",
         help="HTTP to pods: the keep-alive pool (default) or aiohttp's ClientSession",
+    )
+    parser.add_argument(
+        "--pod-ip",
+        default=os.environ.get("POD_IP") or None,
+        help="this replica's IP in --peers-endpoints (default: $POD_IP)",
+    )
+    parser.add_argument(
+        "--peers-endpoints",
+        default=DEFAULT_PEERS_ENDPOINTS,
+        help="NAMESPACE/NAME of the Endpoints listing the gateway replicas",
     )
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -106,7 +124,7 @@ async def _serve(
         source = FileRoutingSource(args.static_routes, slot)
     else:
         client = ApiClient(connection, user_agent="kwake-gateway")
-        source = ClusterRoutingSource(client, config.ingress_class, slot, write_status=slot.index == 0)
+        source = ClusterRoutingSource(client, config.ingress_class, _peer_policy(args, slot))
     sink_factory = http_sink_factory(args.autoscaler_url) if args.autoscaler_url else None
     app = build_app(config, source, sink_factory=sink_factory, access_log=lines)
     admin_port = None if args.admin_port is None else args.admin_port + slot.index
@@ -124,6 +142,16 @@ async def _serve(
     await server.drain()
     if client is not None:
         await client.close()
+
+
+def _peer_policy(args: argparse.Namespace, slot: ReplicaSlot) -> PeerPolicy:
+    """Peers from the gateway's Endpoints when this replica knows its IP, else this host's workers."""
+    if args.pod_ip:
+        namespace, _, name = str(args.peers_endpoints).rpartition("/")
+        return EndpointsPeers(
+            namespace or "kwake-system", name, args.pod_ip, worker=slot.index, workers=slot.count
+        )
+    return StaticPeers(slot.index, slot.count, args.admin_port)
 
 
 def _access_log(target: str) -> ThreadedLineWriter | None:
@@ -171,6 +199,8 @@ def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
         ("--kubeconfig", args.kubeconfig),
         ("--autoscaler-url", args.autoscaler_url),
         ("--gateway-id", f"{args.gateway_id}-{index}" if args.gateway_id else None),
+        ("--pod-ip", args.pod_ip),
+        ("--peers-endpoints", args.peers_endpoints),
     ):
         if value is not None:
             argv.append(f"{flag}={value}")
