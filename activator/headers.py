@@ -34,11 +34,17 @@ _NOT_FORWARDED_UP = HOP_BY_HOP | {
 _NOT_FORWARDED_DOWN = HOP_BY_HOP | {"content-length"}
 
 
+# A client may name any header in Connection to have it dropped at the next hop (RFC 9110
+# section 7.6.1), but Host is meant for every recipient: `Connection: close, Host` must not
+# make the pod see its own address instead of the host the request was routed by.
+_NEVER_NOMINATED = frozenset({"host"})
+
+
 def _connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> frozenset[str]:
     values = headers.getall("Connection", ())
     if not values:
         return frozenset()
-    return frozenset(t.strip().lower() for v in values for t in v.split(","))
+    return frozenset(t.strip().lower() for v in values for t in v.split(",")) - _NEVER_NOMINATED
 
 
 def upstream_headers(
