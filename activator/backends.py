@@ -70,14 +70,18 @@ class RevisionSettings:
     container_concurrency: int = 0
     timeout_s: float = DEFAULT_REVISION_TIMEOUT_S
     response_start_timeout_s: float = DEFAULT_REVISION_TIMEOUT_S
+    # Longest silence from the pod once the request is sent to it; 0 = none (Knative's default).
+    idle_timeout_s: float = 0.0
 
     @classmethod
     def from_revision(cls, revision: Mapping[str, Any]) -> RevisionSettings:
         spec = revision.get("spec") or {}
         timeout = float(spec.get("timeoutSeconds") or DEFAULT_REVISION_TIMEOUT_S)
         start = spec.get("responseStartTimeoutSeconds")
+        idle = spec.get("idleTimeoutSeconds")
         return cls(
             container_concurrency=int(spec.get("containerConcurrency") or 0),
             timeout_s=timeout,
             response_start_timeout_s=min(float(start), timeout) if start else timeout,
+            idle_timeout_s=min(float(idle), timeout) if idle else 0.0,
         )

@@ -25,6 +25,8 @@ class RequestContext:
     # Loop times by which the response must start, and end.
     response_deadline: float = float("inf")
     total_deadline: float = float("inf")
+    # Seconds the pod may stay silent while answering (0 = no limit).
+    idle_timeout: float = 0.0
 
 
 CONTEXT = web.RequestKey("kwake_request_context", RequestContext)

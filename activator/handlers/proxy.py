@@ -71,17 +71,22 @@ class Proxy:
                 # The client waits for this before sending its body; the pod never sees Expect.
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = limited_body(request.content, self._config.max_body_bytes)
+        loop = asyncio.get_running_loop()
         try:
             # One timer for the common case: until the head arrives, then (rescheduled) until a
-            # small body is read whole.
-            async with asyncio.timeout_at(ctx.response_deadline) as scope:
+            # small body is read whole. An idle timeout counts from when the pod gets the request
+            # (Knative's also counts the wait in the activator's queue: a cold start is not the
+            # app being silent).
+            async with asyncio.timeout_at(
+                _idle_bound(ctx.response_deadline, ctx.idle_timeout, loop)
+            ) as scope:
                 upstream = await pool.request(
                     ctx.pod, request.method, request.raw_path, headers.items(), body, request.content_length
                 )
                 length = upstream.content_length
                 if length is not None and length <= self._config.buffer_small_bodies_bytes:
-                    if ctx.total_deadline != ctx.response_deadline:  # usually equal: no timer churn
-                        scope.reschedule(ctx.total_deadline)
+                    if ctx.total_deadline != ctx.response_deadline or ctx.idle_timeout:
+                        scope.reschedule(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop))
                     try:
                         payload = await upstream.read()
                     finally:
@@ -113,26 +118,42 @@ class Proxy:
         except (UpstreamError, OSError) as exc:
             return bad_gateway(f"{ctx.pod}: {exc}")
         try:
-            async with asyncio.timeout_at(ctx.total_deadline):
-                return await self._stream(request, upstream)
+            return await self._stream(request, upstream, ctx)
         finally:
             upstream.release()
 
-    async def _stream(self, request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.BaseRequest, upstream: UpstreamResponse, ctx: RequestContext
+    ) -> web.StreamResponse:
         headers = downstream_headers(upstream.headers)
         length = upstream.content_length
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         if length is not None:
             response.content_length = length
-        await response.prepare(request)
+        loop = asyncio.get_running_loop()
         try:
-            async for chunk in upstream.iter_chunks():
-                await response.write(chunk)
-        except UpstreamError as exc:
-            # The status line is gone already: cutting the connection is the only honest signal.
-            log.warning("upstream failed mid-response: %s", exc)
+            async with asyncio.timeout_at(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop)) as scope:
+                await response.prepare(request)
+                async for chunk in upstream.iter_chunks():
+                    await response.write(chunk)
+                    if ctx.idle_timeout:
+                        scope.reschedule(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop))
+        except (UpstreamError, TimeoutError) as exc:
+            # The status line is gone already: cutting the connection is the only honest signal
+            # (nginx and Envoy do the same); the access log and metrics still count the request.
+            reason = (
+                exc
+                if isinstance(exc, UpstreamError)
+                else "timeout (revision timeoutSeconds or idleTimeoutSeconds)"
+            )
+            log.warning("upstream failed mid-response from %s: %s", ctx.pod, reason)
             if request.transport is not None:
                 request.transport.abort()
             return response
         await response.write_eof()
         return response
+
+
+def _idle_bound(deadline: float, idle_timeout: float, loop: asyncio.AbstractEventLoop) -> float:
+    """The earlier of `deadline` and `idle_timeout` seconds from now (when one is set)."""
+    return min(deadline, loop.time() + idle_timeout) if idle_timeout else deadline

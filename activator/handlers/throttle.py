@@ -35,6 +35,7 @@ def throttle_handler(
         settings, throttler = revision.settings, revision.throttler
         ctx.response_deadline = ctx.started + settings.response_start_timeout_s
         ctx.total_deadline = ctx.started + settings.timeout_s
+        ctx.idle_timeout = settings.idle_timeout_s
         cold = not throttler.has_pods
         if cold:
             poker.maybe_poke(revision)

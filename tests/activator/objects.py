@@ -84,12 +84,15 @@ def revision(
     timeout_s: int | None = None,
     response_start_s: int | None = None,
     namespace: str = "default",
+    idle_s: int | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"containerConcurrency": container_concurrency, "containers": [{"image": "x"}]}
     if timeout_s is not None:
         spec["timeoutSeconds"] = timeout_s
     if response_start_s is not None:
         spec["responseStartTimeoutSeconds"] = response_start_s
+    if idle_s is not None:
+        spec["idleTimeoutSeconds"] = idle_s
     return {
         "apiVersion": "serving.knative.dev/v1",
         "kind": "Revision",
