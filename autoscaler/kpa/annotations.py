@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from autoscaler.kpa import durations
 from autoscaler.kpa.config import (
     KPA_CLASS,
     RPS_TARGET_UTILIZATION,
@@ -50,6 +49,7 @@ from autoscaler.kpa.keys import (
     parse_int32,
 )
 from autoscaler.kpa.validation import validate_annotations
+from serving.api import durations
 
 # Re-exported so callers find the annotation API in one place.
 __all__ = [

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from autoscaler.kpa import durations
+from serving.api import durations
 
 CONFIG_MAP_NAME = "config-autoscaler"
 
@@ -98,7 +98,7 @@ def _parse_int32(raw: str) -> int:
 
 
 def _parse_duration(raw: str) -> float:
-    return durations.parse_duration_seconds(raw)
+    return durations.parse_duration(raw)
 
 
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {

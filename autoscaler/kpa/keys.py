@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from autoscaler.kpa import durations
+from serving.api import durations
 
 GROUP = "autoscaling.knative.dev"
 KNATIVE_DOMAIN = ".knative.dev"

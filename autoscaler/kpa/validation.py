@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from autoscaler.kpa import durations
 from autoscaler.kpa.config import (
     HPA_CLASS,
     KPA_CLASS,
@@ -49,6 +48,7 @@ from autoscaler.kpa.keys import (
     parse_float,
     parse_int32,
 )
+from serving.api import durations
 
 
 def _validate_aliases(annotations: Mapping[str, str]) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.kpa import config, durations
+from autoscaler.kpa import config
+from serving.api import durations
 
 
 def test_empty_configmap_gives_knative_defaults() -> None:
@@ -139,7 +140,7 @@ def test_unparsable_values_are_all_listed() -> None:
     ],
 )
 def test_go_durations(text: str, seconds: float) -> None:
-    assert durations.parse_duration_seconds(text) == seconds
+    assert durations.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "60", "s", "1x", ".s", "1m-1s", " 1s"])
