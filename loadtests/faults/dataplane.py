@@ -18,6 +18,8 @@ gateway's access log (which pod served each request, when it started and ended):
 - `burst`: a burst far beyond the revision's queue (`kwake up --gateway-queue-depth`, one pod of
   containerConcurrency 1): the requests beyond the bound get 503 at once, none hangs, and the
   gateway's resident memory high-water (VmHWM) stays bounded.
+- `burst-at-zero`: the same burst at a revision with no pod (initial-scale 0): exactly the queue
+  bound is held for the cold start and answered 200, the rest get 503 at once.
 
 Every scenario counts requests sent, answered, failed by cause, left unanswered, the failures
 the fault explains, time to recover and the gateway's VmHWM (`tally.Tally`), and lists each
@@ -48,6 +50,7 @@ from localkube.client import ApiClient, Resource, load_connection
 REVISIONS = Resource("serving.knative.dev", "v1", "revisions", True, "Revision")
 MIN_SCALE = "autoscaling.knative.dev/min-scale"
 MAX_SCALE = "autoscaling.knative.dev/max-scale"
+INITIAL_SCALE = "autoscaling.knative.dev/initial-scale"
 # A request the gateway saw start this long after the kill did not meet the killed process.
 SLACK_S = 0.05
 
@@ -408,8 +411,63 @@ def burst(size: Size) -> Scenario:
     return Scenario("burst", manifests, (service,), args, run)
 
 
+def burst_at_zero(size: Size) -> Scenario:
+    """The same burst at a revision with no pod (initial-scale 0): the gateway holds up to the
+    queue bound for the cold start and answers the rest 503 at once."""
+    service = "cold"
+    manifests = (
+        stack.config_map("config-autoscaler", {"allow-zero-initial-scale": "true"}),
+        stack.service(service, annotations={INITIAL_SCALE: "0", MAX_SCALE: "1"}),
+    )
+    args = ("--gateway-queue-depth", str(size.queue_depth))
+
+    async def run(up: KwakeUp) -> Tally:
+        async with _client(up) as client:
+            pods = await stack.pod_processes(client, service)
+        gateway = stack.gateway_pid(up)
+        before = stack.memory_kib(gateway)
+        trace = Trace()
+        finished = await _load(
+            up, service, "/", [Phase(0.5, burst=size.burst)], trace, max_connections=size.burst
+        )
+        after = stack.memory_kib(gateway)
+        tally = Tally.from_trace("burst-at-zero", trace)
+        entries = access.read(up.access_log, host(service), tally.answered)
+        tally.gateway_hwm_kib = after.get("VmHWM")
+        served = [o.done - intended for intended, o in trace.events if o.status == 200]
+        at_gateway = [e.duration for e in entries if e.status == 503]
+        tally.allowed = tally.failed.get("503", 0)  # refused on purpose: beyond the bound
+        tally.recover_s = max(served, default=None)  # the cold start, as the last queued request saw it
+        tally.figures["pods before the burst"] = len(pods)
+        tally.figures["burst"] = size.burst
+        tally.figures["queue depth"] = size.queue_depth
+        tally.figures["held for the cold start, then 200"] = len(served)
+        tally.figures["503 max ms in the gateway"] = _ms(at_gateway, 1.0)
+        tally.figures["gateway RSS before MiB"] = before.get("VmRSS", 0) / 1024
+        tally.figures["gateway VmHWM after MiB"] = after.get("VmHWM", 0) / 1024
+        tally.check(not pods, f"{len(pods)} pods ran before the burst: not a cold start")
+        tally.check(finished, "the load did not finish in time")
+        tally.check(tally.unanswered == 0, f"{tally.unanswered} requests left unanswered")
+        tally.check(set(tally.failed) <= {"503"}, f"failures other than 503: {tally.failed}")
+        tally.check(bool(served), "no request held for the cold start was answered")
+        tally.check("503" in tally.failed, "the burst never went beyond the queue (no 503)")
+        tally.check(
+            bool(at_gateway) and max(at_gateway) < 0.25,
+            f"503s not at once in the gateway: max {_ms(at_gateway, 1.0):.0f} ms",
+        )
+        return tally
+
+    return Scenario("burst-at-zero", manifests, (service,), args, run)
+
+
 def scenarios(size: Size, gate: Path) -> list[Scenario]:
-    return [kill_one_pod(size), kill_revision(size), never_ready(size, gate), burst(size)]
+    return [
+        kill_one_pod(size),
+        kill_revision(size),
+        never_ready(size, gate),
+        burst(size),
+        burst_at_zero(size),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

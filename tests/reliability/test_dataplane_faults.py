@@ -67,3 +67,15 @@ async def test_a_burst_beyond_the_queue_gets_503_at_once_and_memory_stays_bounde
     assert 0 < tally.ok <= tally.sent - tally.failed["503"]
     assert float(tally.figures["503 max ms in the gateway"]) < 250
     assert tally.gateway_hwm_kib is not None and tally.gateway_hwm_kib < 256 * 1024
+
+
+async def test_a_burst_at_a_revision_at_zero_holds_the_queue_bound_for_the_cold_start(
+    kwake_up: StartKwake,
+) -> None:
+    tally = await _run(kwake_up, dataplane.burst_at_zero(dataplane.QUICK))
+    assert tally.problems == []
+    assert tally.figures["pods before the burst"] == 0
+    # The queue's bound waited for the pod and was answered (more only if the pod came up before
+    # the whole burst arrived); the rest were refused.
+    assert tally.ok >= dataplane.QUICK.queue_depth
+    assert tally.failed == {"503": tally.sent - tally.ok} and tally.ok < tally.sent
