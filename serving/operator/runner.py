@@ -25,6 +25,7 @@ from serving.operator.config_holder import ConfigHolder
 from serving.operator.context import OperatorContext
 from serving.operator.controller import Controller
 from serving.operator.handlers import WEBHOOK_CONFIG_NAME, build_registry
+from serving.operator.leadership import LeaderElection, Leadership, LeadershipLost
 from serving.operator.resources import CONFIGMAPS
 
 log = logging.getLogger("kwake.operator")
@@ -189,6 +190,10 @@ class WebhookOptions:
 def settings(webhook: WebhookOptions | None) -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
     s.posting.enabled = False  # the reconcilers post their own, meaningful Events
+    # kopf's own peering (KopfPeering objects) is off: replicas elect a leader on a plain
+    # coordination Lease (serving.operator.leadership), which needs only standard RBAC on one
+    # Lease instead of a kopf CRD, and is the same mechanism the autoscaler uses.
+    s.peering.standalone = True
     s.watching.server_timeout = 300
     s.networking.request_timeout = 60
     if webhook is not None:
@@ -204,8 +209,13 @@ async def run_operator(
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
     system_namespace: str = SYSTEM_NAMESPACE,
+    leader_election: LeaderElection | None = None,
 ) -> None:
-    """Run until `stop_flag` is set (or the task is cancelled)."""
+    """Run until `stop_flag` is set (or the task is cancelled).
+
+    With `leader_election`, kopf watches and serves webhooks at once but the reconcilers run
+    only while this replica holds the Lease; losing it raises `LeadershipLost` once kopf stopped.
+    """
     connection = load_connection(str(kubeconfig) if kubeconfig else None)
     async with ApiClient(connection, user_agent="kwake-operator") as client:
         holder = ConfigHolder(system_namespace)
@@ -213,11 +223,18 @@ async def run_operator(
         await _load_config(ctx)
         controller = Controller(ctx)
         registry = build_registry(controller, kubeconfig=kubeconfig, webhooks=webhook is not None)
-        await controller.start()
+        leadership = Leadership(client, controller, leader_election) if leader_election else None
+        kopf_stop = asyncio.Event()  # the caller's stop_flag, or a lost Lease
+        if leadership is None:
+            await controller.start()
+        else:
+            leadership.start(on_lost=kopf_stop)
         # Stop reconciling before kopf takes the webhook server down, so no reconcile in flight
         # trips over the operator's own admission webhooks while it exits.
         stopper = (
-            create_guarded_task(_stop_when_flagged(stop_flag, controller), name="operator-stopper")
+            create_guarded_task(
+                _stop_when_flagged(stop_flag, controller, leadership, kopf_stop), name="operator-stopper"
+            )
             if stop_flag is not None
             else None
         )
@@ -226,19 +243,28 @@ async def run_operator(
                 registry=registry,
                 settings=settings(webhook),
                 clusterwide=True,
-                standalone=True,
-                stop_flag=stop_flag,
+                standalone=True,  # no KopfPeering: see settings()
+                stop_flag=kopf_stop,
                 ready_flag=ready_flag,
             )
         finally:
+            if leadership is not None:
+                await leadership.stop()  # workers, then the Lease released
             await controller.stop()
             if stopper is not None:
                 await cancel_and_wait([stopper])
+        if leadership is not None and leadership.lost:
+            raise LeadershipLost("lost the leader Lease; exit and start again as a standby")
 
 
-async def _stop_when_flagged(flag: asyncio.Event, controller: Controller) -> None:
+async def _stop_when_flagged(
+    flag: asyncio.Event, controller: Controller, leadership: Leadership | None, kopf_stop: asyncio.Event
+) -> None:
     await flag.wait()
+    if leadership is not None:
+        await leadership.stop()
     await controller.stop()
+    kopf_stop.set()
 
 
 async def _load_config(ctx: OperatorContext) -> None:
