@@ -5,6 +5,10 @@
 
 # --- build: a virtualenv with kwake and its dependencies, compiled ---------------------------
 FROM python:3.11-slim-bookworm AS build
+# A pip mirror or CA bundle, when the building machine needs one (--build-arg PIP_INDEX_URL=...,
+# PIP_CERT=...): ARGs, so they stay in this stage and no machine's setup is baked in.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/kwake

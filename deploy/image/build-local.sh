@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# Build kwake's image and prove it runs, on a machine with no Docker Hub (only PyPI and a Debian
+# mirror reachable) and possibly no Docker daemon. Idempotent: every step is skipped when its
+# result is already there (a running daemon, a base image, the built image is rebuilt from cache).
+#
+#   sudo deploy/image/build-local.sh            # as root: it may start dockerd and debootstrap
+#
+# Steps:
+#   1. a Docker daemon: use the running one, else start dockerd (overlay2, falling back to vfs)
+#      without iptables or a bridge; builds and the `kwake up` check use the host network.
+#   2. the base image python:3.11-slim-bookworm: pull it if Docker Hub answers, else make a
+#      stand-in from Debian bookworm (debootstrap minbase + Debian's python3 3.11, python3-venv,
+#      python-is-python3 so `python` resolves as in the official image) and tag it locally with
+#      that name, so the Dockerfile builds unchanged.
+#   3. docker build, passing this machine's pip index (if it has an http(s) one) as a build arg.
+#   4. checks: --help of each component in a read-only container as 10001:10001, `id`, and a
+#      whole `kwake up -f examples/hello.yaml` in a read-only container curled from the host.
+#   5. figures: build time, image size, cold `--help` time.
+#
+# Environment (all optional):
+#   IMAGE=kwake:local              tag of the built image
+#   DEBIAN_MIRROR=URL              Debian mirror for the stand-in (default: the one apt uses)
+#   DEBIAN_SECURITY_MIRROR=URL     default http://deb.debian.org/debian-security
+#   KEEP_DOCKERD=1                 leave a dockerd this script started running at the end
+#   SKIP_UP_CHECK=1                skip the `kwake up` run (about 20-60 s)
+#   FROM_GIT=REV                   build `git archive REV` instead of the working tree
+#   REBUILD_BASE=1                 make the stand-in base again even if one is tagged
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IMAGE=${IMAGE:-kwake:local}
+BASE=python:3.11-slim-bookworm
+STANDIN=kwake-standin/python:3.11-bookworm
+STANDIN_LABEL=io.kwake.standin
+DOCKERD_LOG=${DOCKERD_LOG:-/tmp/kwake-dockerd.log}
+UP_CONTAINER=kwake-up-check-$$
+
+started_dockerd_pid=""
+rootfs=""
+up_started=""
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+now() { date +%s.%N; }
+seconds_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+cleanup() {
+    local status=$?
+    if [[ -n $up_started ]]; then
+        docker rm -f "$UP_CONTAINER" >/dev/null 2>&1 || true
+    fi
+    if [[ -n $rootfs && -d $rootfs ]]; then
+        # debootstrap mounts /proc and /sys inside its target; never delete through a mount.
+        while read -r mountpoint; do
+            umount -l "$mountpoint" || true
+        done < <(awk -v root="$rootfs" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r)
+        rm -rf --one-file-system "$rootfs"
+    fi
+    if [[ -n $started_dockerd_pid && -z ${KEEP_DOCKERD:-} ]]; then
+        log "stopping the dockerd this script started (pid $started_dockerd_pid)"
+        kill "$started_dockerd_pid" 2>/dev/null || true
+        for _ in $(seq 1 60); do
+            kill -0 "$started_dockerd_pid" 2>/dev/null || break
+            sleep 0.5
+        done
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+
+need_root() { [[ $(id -u) == 0 ]] || die "$1 needs root (run with sudo)"; }
+
+ensure_packages() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v debootstrap >/dev/null || missing+=(debootstrap)
+    if ((${#missing[@]})); then
+        need_root "installing ${missing[*]}"
+        log "apt-get install ${missing[*]}"
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+    fi
+}
+
+# Start dockerd with one storage driver; succeed once `docker info` answers.
+try_dockerd() {
+    local driver=$1
+    log "starting dockerd (storage driver $driver, no iptables, no bridge; log $DOCKERD_LOG)"
+    setsid dockerd --storage-driver "$driver" --iptables=false --bridge=none \
+        >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    started_dockerd_pid=$!
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && return 0
+        kill -0 "$started_dockerd_pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill "$started_dockerd_pid" 2>/dev/null || true
+    wait "$started_dockerd_pid" 2>/dev/null || true
+    started_dockerd_pid=""
+    return 1
+}
+
+ensure_dockerd() {
+    if docker info >/dev/null 2>&1; then
+        log "using the running Docker daemon"
+        return
+    fi
+    need_root "starting dockerd"
+    try_dockerd overlay2 || try_dockerd vfs || die "dockerd did not start; see $DOCKERD_LOG"
+}
+
+# The Debian mirror apt uses here (deb822 sources first, then one-line sources).
+detect_mirror() {
+    local uri
+    uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i !~ /security/) { print $i; exit } }')
+    if [[ -z $uri ]]; then
+        uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+            awk '/^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i ~ /debian/ && $i !~ /security/) { print $i; exit } }')
+    fi
+    printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+
+make_standin_base() {
+    need_root "debootstrap"
+    local mirror=${DEBIAN_MIRROR:-$(detect_mirror)}
+    local security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+    rootfs=$(mktemp -d /tmp/kwake-standin.XXXXXX)
+    log "debootstrap bookworm (minbase + python3) from $mirror into $rootfs"
+    debootstrap --variant=minbase \
+        --include=python3,python3-venv,python-is-python3,ca-certificates \
+        bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 ||
+        die "debootstrap failed; see $rootfs.log"
+    log "bookworm-updates and bookworm-security upgrades"
+    cat >"$rootfs/etc/apt/sources.list" <<EOF
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $security bookworm-security main
+EOF
+    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    # The CAs this machine adds to Debian's (e.g. an egress proxy's): pip in the build must trust
+    # what this machine's pip trusts. Public certificates only; the stand-in never leaves here.
+    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+        cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    fi
+    chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+        sh -c 'apt-get update -q && apt-get -y -q upgrade && apt-get clean && update-ca-certificates' \
+        >>"$rootfs.log" 2>&1 || die "upgrade in the stand-in failed; see $rootfs.log"
+    # Trim like Debian's slim images: no docs beyond copyright, man pages, locales, apt lists.
+    find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+    find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$rootfs"/usr/share/{man,info,locale}/* "$rootfs"/var/lib/apt/lists/* \
+        "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/debconf/*-old "$rootfs"/var/log/*.log
+    : >"$rootfs/etc/resolv.conf"
+    log "docker import as $STANDIN, tagged $BASE"
+    tar --numeric-owner --xattrs -C "$rootfs" -c . |
+        docker import \
+            --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+            --change "ENV LANG=C.UTF-8" \
+            --change "LABEL $STANDIN_LABEL=\"debootstrap bookworm minbase + Debian python3, standing in for $BASE\"" \
+            --change 'CMD ["python3"]' \
+            - "$STANDIN" >/dev/null
+    docker tag "$STANDIN" "$BASE"
+    rm -f "$rootfs.log"
+}
+
+ensure_base() {
+    if [[ -z ${REBUILD_BASE:-} ]] && docker image inspect "$BASE" >/dev/null 2>&1; then
+        log "base $BASE present ($(base_kind))"
+        return
+    fi
+    if [[ -z ${REBUILD_BASE:-} ]] && timeout 60 docker pull -q "$BASE" >/dev/null 2>&1; then
+        log "pulled the official $BASE"
+        return
+    fi
+    log "Docker Hub unreachable: making a stand-in for $BASE"
+    make_standin_base
+}
+
+base_kind() {
+    if [[ -n $(docker image inspect -f "{{index .Config.Labels \"$STANDIN_LABEL\"}}" "$BASE" 2>/dev/null) ]]; then
+        echo "Debian stand-in"
+    else
+        echo "official image"
+    fi
+}
+
+pip_setting() {
+    local env_value=$1 key=$2
+    if [[ -n $env_value ]]; then
+        printf '%s\n' "$env_value"
+    elif command -v pip >/dev/null; then
+        pip config get "global.$key" 2>/dev/null || true
+    fi
+}
+
+# This machine's pip setup, as build args: its index when a container can reach it too (file://
+# indexes cannot), and, when it verifies TLS against the system CA bundle, the same in the build
+# (Debian's path, which the base has; the stand-in base carries this machine's added CAs).
+pip_build_args() {
+    local url cert
+    url=$(pip_setting "${PIP_INDEX_URL:-}" index-url)
+    if [[ $url =~ ^https?:// ]]; then
+        printf '%s\n' --build-arg "PIP_INDEX_URL=$url"
+    fi
+    cert=$(pip_setting "${PIP_CERT:-}" cert)
+    if [[ -n $cert ]]; then
+        printf '%s\n' --build-arg "PIP_CERT=/etc/ssl/certs/ca-certificates.crt"
+    fi
+}
+
+build_image() {
+    local args=()
+    mapfile -t args < <(pip_build_args)
+    log "docker build -t $IMAGE (host network${args[*]:+, ${args[*]}})"
+    local start
+    start=$(now)
+    # The legacy builder: Debian's daemon has no buildx plugin beside it, and it needs none.
+    local build=(env DOCKER_BUILDKIT=0 docker build --network host "${args[@]}" -t "$IMAGE")
+    if [[ -n ${FROM_GIT:-} ]]; then
+        # A commit as the context: what is committed builds, whatever the working tree holds.
+        git -C "$REPO" archive --format=tar "$FROM_GIT" | "${build[@]}" - >/tmp/kwake-build.log 2>&1
+    else
+        "${build[@]}" "$REPO" >/tmp/kwake-build.log 2>&1
+    fi || {
+        tail -30 /tmp/kwake-build.log >&2
+        die "docker build failed; see /tmp/kwake-build.log"
+    }
+    BUILD_SECONDS=$(seconds_since "$start")
+}
+
+# The way the manifests run it: read-only root, /tmp the only writable place, user 10001.
+run_ro() { docker run --rm --read-only --tmpfs /tmp --user 10001:10001 "$@"; }
+
+check_image() {
+    local start out
+    start=$(now)
+    out=$(run_ro "$IMAGE" --help)
+    HELP_SECONDS=$(seconds_since "$start")
+    grep -q 'usage: kwake' <<<"$out" || die "kwake --help printed no usage"
+    start=$(now)
+    run_ro "$IMAGE" --help >/dev/null
+    WARM_HELP_SECONDS=$(seconds_since "$start")
+    for component in gateway operator autoscaler; do
+        run_ro "$IMAGE" "$component" --help | grep -q "usage: kwake $component" ||
+            die "kwake $component --help failed"
+        log "kwake $component --help: ok"
+    done
+    ID_OUTPUT=$(docker run --rm --read-only --tmpfs /tmp --entrypoint id "$IMAGE")
+    [[ $ID_OUTPUT == uid=10001* ]] || die "the image runs as $ID_OUTPUT, not 10001"
+    log "id in the image (default user): $ID_OUTPUT"
+    IMAGE_BYTES=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+    BASE_BYTES=$(docker image inspect -f '{{.Size}}' "$BASE")
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# A whole kwake (localkube, operator, autoscaler, gateway, the hello pod) in one read-only
+# container on the host network; HOST=127.0.0.1 keeps the pod on loopback, since the host's
+# network is the container's here.
+check_up() {
+    local port start body=""
+    port=$(free_port)
+    log "kwake up -f examples/hello.yaml in a read-only container, gateway on 127.0.0.1:$port"
+    start=$(now)
+    up_started=1
+    docker run -d --name "$UP_CONTAINER" --read-only --tmpfs /tmp --user 10001:10001 \
+        --network host -e HOST=127.0.0.1 -v "$REPO/examples:/examples:ro" \
+        "$IMAGE" up -f /examples/hello.yaml --gateway-port "$port" >/dev/null
+    for _ in $(seq 1 120); do
+        body=$(curl -fsS --max-time 5 -H 'Host: hello.default.localhost' "http://127.0.0.1:$port/" 2>/dev/null || true)
+        [[ -n $body ]] && break
+        [[ $(docker inspect -f '{{.State.Running}}' "$UP_CONTAINER") == true ]] || break
+        sleep 0.5
+    done
+    if [[ -z $body ]]; then
+        docker logs "$UP_CONTAINER" 2>&1 | tail -40 >&2
+        die "no answer from hello through the gateway in the container"
+    fi
+    UP_SECONDS=$(seconds_since "$start")
+    UP_BODY=$(tr -d '\n' <<<"$body")
+    log "curl from the host -> $UP_BODY (${UP_SECONDS} s after docker run)"
+    # Keep it serving a while, then look for writes outside /tmp (the root is read-only anyway;
+    # an empty diff says nothing even tried a path that a writable root would have kept).
+    local ok=0
+    for _ in $(seq 1 10); do
+        curl -fsS --max-time 5 -H 'Host: hello.default.localhost' "http://127.0.0.1:$port/" >/dev/null && ok=$((ok + 1))
+        sleep 1
+    done
+    UP_REQUESTS_OK=$ok
+    # Mount points (/tmp, /examples) show up as added directories; nothing else may.
+    UP_DIFF=$(docker diff "$UP_CONTAINER" | grep -v -E '^[AC] /(tmp|examples)$' || true)
+    docker stop -t 20 "$UP_CONTAINER" >/dev/null
+    UP_EXIT=$(docker inspect -f '{{.State.ExitCode}}' "$UP_CONTAINER")
+    docker rm "$UP_CONTAINER" >/dev/null
+    up_started=""
+    [[ -z $UP_DIFF ]] || die "the container changed its filesystem outside /tmp: $UP_DIFF"
+    ((ok == 10)) || die "only $ok of 10 requests through the container's gateway answered"
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+
+main() {
+    ensure_packages
+    ensure_dockerd
+    ensure_base
+    build_image
+    check_image
+    if [[ -z ${SKIP_UP_CHECK:-} ]]; then
+        check_up
+    fi
+    cat <<EOF
+
+kwake image $IMAGE
+  base              $BASE ($(base_kind), $(mib "$BASE_BYTES"))
+  build time        ${BUILD_SECONDS} s
+  image size        $(mib "$IMAGE_BYTES")
+  --help, cold      ${HELP_SECONDS} s (docker run, read-only, 10001:10001)
+  --help, warm      ${WARM_HELP_SECONDS} s
+  user              $ID_OUTPUT
+EOF
+    if [[ -z ${SKIP_UP_CHECK:-} ]]; then
+        cat <<EOF
+  kwake up          hello answered "$UP_BODY" ${UP_SECONDS} s after docker run; $UP_REQUESTS_OK/10 later requests ok
+  writes outside /tmp  none (docker diff empty); stopped with exit code $UP_EXIT
+EOF
+    fi
+}
+
+main "$@"
