@@ -9,34 +9,12 @@ near the bound are answered 503 rather than cut.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 from aiohttp import web
 
 from activator import admission
 from activator.app import GatewayApp, build_admin_app
-from activator.handlers.context import Handler
-from activator.request_target import request_factory
-
-
-async def _connect_refused() -> web.StreamResponse:
-    response = web.Response(status=405, text="kwake gateway: CONNECT is not supported\n")
-    # What follows on the connection was meant as tunnel bytes: never read it as requests.
-    response.force_close()
-    return response
-
-
-def _refusing_connect(handler: Handler) -> Handler:
-    """A reverse proxy tunnels nothing: CONNECT (an authority-form target naming any host) is
-    answered here rather than sent to the pod of whatever the Host header names. A plain
-    function returning the awaitable, so no coroutine frame is added per request."""
-
-    def serve(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
-        if request.method == "CONNECT":
-            return _connect_refused()
-        return handler(request)
-
-    return serve
+from activator.request_target import edge_handler, request_factory
 
 
 class GatewayServer:
@@ -54,8 +32,9 @@ class GatewayServer:
         self._host, self._port, self._admin_port = host, port, admin_port
         self._reuse_port = reuse_port
         server = web.Server(
-            _refusing_connect(gateway.handler),
-            # Absolute-form targets are routed by their own authority, as RFC 9112 and Envoy do.
+            edge_handler(gateway.handler),
+            # Absolute-form targets are routed by their own authority, as RFC 9112 and Envoy do;
+            # CONNECT and HTTP versions other than 1.x are refused (see request_target).
             request_factory=request_factory(asyncio.get_running_loop()),
             # The gateway writes its own access log (JSON, off the loop); aiohttp's would double it.
             access_log=None,
