@@ -133,6 +133,25 @@ async def test_malformed_requests_get_400_and_reach_no_pod(tenants: Tenants, raw
     await tenants.assert_still_serving()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/2.0\r\nHost: a.default.example.com\r\n\r\n",
+        b"GET / HTTP/0.9\r\nHost: a.default.example.com\r\n\r\n",
+        b"GET /\r\n\r\n",
+    ],
+    ids=["2.0 in text", "0.9 with headers", "0.9 bare"],
+)
+async def test_versions_other_than_1x_get_505_in_a_status_line_clients_read(
+    tenants: Tenants, raw: bytes
+) -> None:
+    # aiohttp's parser lets these through and would answer `HTTP/2.0 200 OK` as text.
+    got = await tenants.send(raw)
+    assert [r.status for r in got.responses] == [505], got
+    assert got.closed and tenants.seen == []
+    await tenants.assert_still_serving()
+
+
 async def test_headers_over_the_limit_get_431(tenants: Tenants) -> None:
     headers = "".join(f"X-{i}: {'v' * 400}\r\n" for i in range(90)).encode()  # 36 KiB in 90 lines
     got = await tenants.send(b"GET / HTTP/1.1\r\nHost: a.default.example.com\r\n" + headers + b"\r\n")

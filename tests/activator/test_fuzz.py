@@ -1,0 +1,274 @@
+"""Hypothesis over raw request bytes against one gateway started once for the module.
+
+Every input (a request line, headers and a body built from tricky and random parts, or plain
+random bytes) must get well-formed HTTP responses or a closed connection within a bound, never
+a 500 (an unhandled error in the gateway); the gateway must answer a normal request after each.
+
+The gateway and its pod run on a loop in a thread of their own so that the hypothesis tests are
+plain functions over blocking sockets. (The client does not half-close after sending: the
+gateway, as nginx and Envoy do, takes EOF from a client for a client gone away.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from activator.app import build_app
+from activator.config import GatewayConfig
+from activator.server import GatewayServer
+from activator.source import ClusterSnapshot, StaticRoutingSource
+from tests.activator import objects as o
+from tests.activator.rawhttp import get, split_responses
+
+HOST = "a.default.example.com"
+# Upper bound on one exchange: the header timeout and the revision timeout (1 s each) plus
+# room for a loaded machine.
+READ_BOUND_S = 4.0
+# How long the line must stay quiet after an answer for the exchange to be over.
+QUIET_S = 0.2
+CONFIG = GatewayConfig(header_timeout_s=1.0, drain_timeout_s=1.0, connect_timeout_s=2.0)
+
+
+class GatewayThread:
+    """A gateway and one pod on their own event loop, for blocking clients."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-gateway", daemon=True)
+        self._server: GatewayServer | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    async def _start(self) -> None:
+        async def echo(request: web.Request) -> web.Response:
+            body = await request.read()
+            return web.Response(text=f"pod got {len(body)} bytes\n")
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", echo)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        objects = [
+            o.ingress("a", [HOST], [o.path([o.split("a-00001", 100)])]),
+            o.endpoints("a-00001", [site.port]),
+            o.revision("a-00001", timeout_s=1),
+        ]
+        source = StaticRoutingSource(ClusterSnapshot.from_objects(objects))
+        self._server = GatewayServer(build_app(CONFIG, source), port=0)
+        await self._server.start()
+        self.port = self._server.port
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            await self._server.drain()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(30)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[GatewayThread]:
+    running = GatewayThread().start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def send(port: int, data: bytes, expected: int, methods: tuple[str, ...] = ()) -> tuple[bytes, bool, float]:
+    """The bytes the gateway sent back, whether it closed the connection, and how long it took.
+
+    Reads until the gateway closes, `expected` whole responses are in, or (once one is in) the
+    line stays quiet a moment: a request whose body never comes is answered 504 at the
+    revision's timeout and is then only drained, not closed, so quiet is the end of that one.
+    """
+    started = time.monotonic()
+    received = bytearray()
+    closed = False
+    with socket.create_connection(("127.0.0.1", port), timeout=READ_BOUND_S) as sock:
+        try:
+            sock.sendall(data)
+        except OSError:
+            closed = True  # refused mid-send: the gateway closed on us
+        while not closed:
+            elapsed = time.monotonic() - started
+            if elapsed >= READ_BOUND_S:
+                break
+            answered = len(split_responses(bytes(received), methods)[0])
+            if answered >= expected:
+                break
+            sock.settimeout(min(READ_BOUND_S - elapsed, QUIET_S) if answered else READ_BOUND_S - elapsed)
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                if answered:
+                    break
+                continue
+            except OSError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+            received += chunk
+    return bytes(received), closed, time.monotonic() - started
+
+
+def assert_answered_sanely(port: int, data: bytes, expected: int, methods: tuple[str, ...]) -> None:
+    received, closed, elapsed = send(port, data, expected, methods)
+    responses, rest = split_responses(received, methods)
+    if rest and responses and responses[0].status == 400 and methods[:1] == ("HEAD",):
+        # aiohttp's 400 for a malformed HEAD request carries a body; it closes the connection
+        # after it, so no client can misread what follows.
+        responses, rest = split_responses(received)
+    assert responses or closed, f"no answer and no close within {READ_BOUND_S} s"
+    assert elapsed < READ_BOUND_S + 1
+    assert rest == b"", f"not well-formed HTTP after {len(responses)} responses: {rest[:200]!r}"
+    for response in responses:
+        assert 100 <= response.status < 600
+        assert response.status != 500, response.body
+
+
+def assert_alive(port: int) -> None:
+    received, _, _ = send(port, get(HOST, "/alive"), 1)
+    responses, _ = split_responses(received)
+    assert [r.status for r in responses] == [200], received[:300]
+
+
+METHODS = st.sampled_from(
+    ["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "PATCH", "CONNECT", "TRACE", "PRI", "FOO", "get", ""]
+)
+TARGETS = st.one_of(
+    st.sampled_from(["/", "*", "/a?b=c", "//x", "/%00", "/../..", "http://a.default.example.com/x", "a:80"]),
+    st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=40).map(lambda t: "/" + t),
+)
+VERSIONS = st.sampled_from(
+    ["HTTP/1.1", "HTTP/1.0", "HTTP/0.9", "HTTP/2.0", "HTTP/1.1 ", "http/1.1", "HTTP/1", ""]
+)
+NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "Host",
+            "Content-Length",
+            "Transfer-Encoding",
+            "Connection",
+            "Expect",
+            "Upgrade",
+            "Keep-Alive",
+            "Knative-Serving-Revision",
+            "K-Network-Probe",
+            "X-Request-Id",
+            " Transfer-Encoding",
+            "Transfer-Encoding ",
+            "Content-Length ",
+        ]
+    ),
+    st.text(alphabet=st.characters(max_codepoint=0x7F, exclude_characters="\r\n:"), min_size=1, max_size=12),
+)
+VALUES = st.one_of(
+    st.sampled_from(
+        [
+            HOST,
+            HOST + ":80",
+            "chunked",
+            " chunked",
+            "xchunked",
+            "chunked, identity",
+            "gzip, chunked",
+            "0",
+            "5",
+            "-1",
+            "18446744073709551616",
+            "close",
+            "keep-alive, X-A",
+            "Upgrade",
+            "websocket",
+            "100-continue",
+            "probe",
+            "activator",
+            "",
+        ]
+    ),
+    st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
+)
+HEADERS = st.lists(st.tuples(NAMES, VALUES), max_size=8)
+BODIES = st.one_of(
+    st.just(b""),
+    st.sampled_from(
+        [b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"zz\r\n", b"hello", b"GET / HTTP/1.1\r\n\r\n"]
+    ),
+    st.binary(max_size=300),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    data: bytes
+    # Requests a well-behaved server would answer, and their methods (HEAD answers have no body).
+    expected: int
+    methods: tuple[str, ...]
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Attempt:
+    method, target, version = draw(METHODS), draw(TARGETS), draw(VERSIONS)
+    lines = [f"{method} {target} {version}".encode("latin-1")]
+    if draw(st.booleans()):
+        lines.append(f"Host: {HOST}".encode())
+    lines += [f"{name}: {value}".encode("latin-1") for name, value in draw(HEADERS)]
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n"]))
+    head = eol.join(lines) + eol + eol
+    data = head + draw(BODIES)
+    if draw(st.booleans()):  # a well-formed request pipelined behind it
+        return Attempt(data + get(HOST, "/pipelined"), 2, (method, "GET"))
+    return Attempt(data, 1, (method,))
+
+
+FUZZ = settings(
+    max_examples=200,
+    deadline=timedelta(seconds=READ_BOUND_S * 2 + 1),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(attempt=requests())
+def test_fuzzed_requests_get_well_formed_answers_or_a_close(gateway: GatewayThread, attempt: Attempt) -> None:
+    assert_answered_sanely(gateway.port, attempt.data, attempt.expected, attempt.methods)
+    assert_alive(gateway.port)
+
+
+@FUZZ
+@given(data=st.binary(min_size=1, max_size=600))
+def test_random_bytes_get_well_formed_answers_or_a_close(gateway: GatewayThread, data: bytes) -> None:
+    assert_answered_sanely(gateway.port, data, 1, ())
+    assert_alive(gateway.port)
+
+
+def test_the_gateway_still_serves_after_the_fuzzing(gateway: GatewayThread) -> None:
+    for _ in range(5):
+        assert_alive(gateway.port)
