@@ -125,18 +125,18 @@ async def _ready_pods(client: ApiClient, service: str, count: int, within: float
 
 
 async def _replaced(
-    client: ApiClient, service: str, victims: Sequence[PodProcess], within: float
+    client: ApiClient, service: str, pods: Sequence[PodProcess], killed: Sequence[PodProcess], within: float
 ) -> float | None:
-    """Seconds until as many ready pods as were killed run processes other than the killed ones
-    (None if not within `within`). Usually the kubelet restarts each container in its pod; when
-    every pod died, the revision may also lose a pod and get a new one: while no pod is available
-    its Revision is ContainerHealthy=False (the exit code), so unreachable, and min-scale does not
-    hold, as in Knative."""
+    """Seconds until the Service has as many ready pods as before (`pods`), none running a killed
+    process (None if not within `within`). Usually the kubelet restarts each killed container in
+    its pod; when every pod died, the revision may also lose a pod and get a new one: while no pod
+    is available its Revision is ContainerHealthy=False (the exit code), so unreachable, and
+    min-scale does not hold, as in Knative."""
     started = time.monotonic()
-    killed = {v.pid for v in victims}
+    dead = {k.pid for k in killed}
     while time.monotonic() - started < within:
-        fresh = [p for p in await stack.pod_processes(client, service) if p.ready and p.pid not in killed]
-        if len(fresh) >= len(victims):
+        now = [p for p in await stack.pod_processes(client, service) if p.ready]
+        if len(now) >= len(pods) and not dead & {p.pid for p in now}:
             return time.monotonic() - started
         await asyncio.sleep(0.05)
     return None
@@ -216,7 +216,7 @@ def kill_one_pod(size: Size) -> Scenario:
             victim = pods[0]
             killed_at = time.time()
             stack.kill_group(victim.pid)
-            back = await _replaced(client, service, [victim], size.seconds + 30)
+            back = await _replaced(client, service, pods, [victim], size.seconds + 30)
             finished = await loading
         tally = Tally.from_trace("kill-one-pod", trace)
         entries = access.read(up.access_log, host(service), tally.answered)
@@ -247,7 +247,7 @@ def kill_revision(size: Size) -> Scenario:
             killed_at = time.time()
             for pod in pods:
                 stack.kill_group(pod.pid)
-            back = await _replaced(client, service, pods, size.seconds + 30)
+            back = await _replaced(client, service, pods, pods, size.seconds + 30)
             finished = await loading
         tally = Tally.from_trace("kill-revision", trace)
         entries = access.read(up.access_log, host(service), tally.answered)
