@@ -136,3 +136,9 @@ async def test_operator_runs_with_in_cluster_configuration(tmp_path: Path) -> No
 
             await eventually(registered_or_exited, 60, "the operator's webhook configurations", tmp_path)
             assert operator.returncode is None, (tmp_path / "operator.log").read_text()[-2000:]
+
+            async def leads() -> bool:  # leader election is on by default in a pod
+                lease = await client.get_or_none(LEASES, "kwake-operator", SYSTEM_NAMESPACE)
+                return bool(((lease or {}).get("spec") or {}).get("holderIdentity"))
+
+            await eventually(leads, 30, "the operator's Lease", tmp_path)

@@ -152,11 +152,23 @@ def test_gateway_posts_to_the_autoscaler_service() -> None:
     )
 
 
-@pytest.mark.parametrize("component", ["operator", "autoscaler"])
+@pytest.mark.parametrize("component", ["autoscaler"])
 def test_single_writers_run_one_replica_replaced_not_rolled(component: str) -> None:
     deployment = _deployment(render(), component)
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_operator_runs_a_standby_that_takes_over_by_lease() -> None:
+    objects = render()
+    deployment = _deployment(objects, "operator")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert "leader-elect" in flags(container(deployment))
+    budget = named(objects, "PodDisruptionBudget", "kwake-operator")
+    assert budget["spec"]["selector"]["matchLabels"].items() <= (
+        deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

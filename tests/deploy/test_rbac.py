@@ -33,6 +33,8 @@ AUTOSCALING = "autoscaling.internal.knative.dev"
 NETWORKING = "networking.internal.knative.dev"
 WEBHOOK_CONFIG = "serving.kwake.dev"
 LEASE = "kwake-autoscaler"
+OPERATOR_LEASE = "kwake-operator"
+COORDINATION = "coordination.k8s.io"
 
 # (group, resources, verbs, namespace or ALL, resourceNames or ALL, where the code calls it)
 Row = tuple[str, tuple[str, ...], tuple[str, ...], str, str, str]
@@ -115,6 +117,8 @@ EXPECTED: dict[str, tuple[Row, ...]] = {
             WEBHOOK_CONFIG,
             "kopf configuration_manager patches serving.kwake.dev's webhooks",
         ),
+        (COORDINATION, ("leases",), ("create",), SYSTEM_NAMESPACE, ALL, "leadership.Leadership"),
+        (COORDINATION, ("leases",), ("get", "update"), SYSTEM_NAMESPACE, OPERATOR_LEASE, "LeaderElector"),
     ),
     "gateway": (
         (NETWORKING, ("ingresses",), ("list", "watch"), ALL, ALL, "cluster.ClusterRoutingSource informer"),
@@ -236,7 +240,7 @@ async def _run_components(kubectl: Kubectl, tmp_path: Path) -> None:
         _kubeconfig(tmp_path / f"{name}.kubeconfig", await proxy.start())
     autoscaler_port = unused_port()
     argv = {
-        "operator": ["--kubeconfig", str(tmp_path / "operator.kubeconfig")],
+        "operator": ["--kubeconfig", str(tmp_path / "operator.kubeconfig"), "--leader-elect"],
         "autoscaler": [
             "--kubeconfig",
             str(tmp_path / "autoscaler.kubeconfig"),

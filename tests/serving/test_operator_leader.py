@@ -8,6 +8,7 @@ within the lease duration; one that loses the Lease exits with status 1.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -23,6 +24,7 @@ from aiohttp.test_utils import unused_port
 
 from localkube.client import LEASES, NAMESPACES, ApiClient, ApiError, load_connection
 from localkube.server.runner import ThreadedApiServer
+from serving.operator import cli
 from serving.operator.leadership import LEASE_NAME
 from serving.operator.resources import CONFIGURATIONS, KSERVICES, REVISIONS, ROUTES
 from tests.deploy.processes import component
@@ -252,3 +254,59 @@ async def test_a_standby_serves_admission_reconciles_nothing_and_exits_when_it_l
         assert "lost the lease" in log
     assert await holder(client) == "usurper"  # it never released what it no longer held
     assert json.dumps(await client.get(LEASES, LEASE_NAME, SYSTEM))  # the Lease is still there
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.register(parser)
+    return parser.parse_args(argv)
+
+
+def service_account(tmp_path: Path, namespace: str) -> Path:
+    directory = tmp_path / "serviceaccount"
+    directory.mkdir()
+    (directory / "token").write_text("t")
+    (directory / "namespace").write_text(namespace)
+    return directory
+
+
+def test_leader_election_is_on_in_a_pod_in_its_namespace_and_off_with_a_kubeconfig(tmp_path: Path) -> None:
+    sa = service_account(tmp_path, "ops")
+    pod = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    election = cli.leader_election(parse(), pod, sa)
+    assert election is not None
+    assert (election.namespace, election.name, election.timings.lease_duration) == ("ops", LEASE_NAME, 15.0)
+    assert cli.leader_election(parse("--no-leader-elect"), pod, sa) is None
+    assert cli.leader_election(parse("--kubeconfig", "k"), pod, sa) is None
+    assert cli.leader_election(parse(), {**pod, "KUBECONFIG": "k"}, sa) is None
+    assert cli.leader_election(parse(), {}, sa) is None  # not in a pod
+
+
+def test_leader_election_namespace_name_and_timings_can_be_chosen(tmp_path: Path) -> None:
+    sa = service_account(tmp_path, "ops")
+    outside = cli.leader_election(
+        parse("--kubeconfig", "k", "--leader-elect", "--system-namespace", "sys"), {}, sa
+    )
+    assert outside is not None and outside.namespace == "sys"  # no pod: the system namespace
+    from_env = cli.leader_election(parse("--kubeconfig", "k", "--leader-elect"), {"POD_NAMESPACE": "env"}, sa)
+    assert from_env is not None and from_env.namespace == "env"
+    chosen = cli.leader_election(
+        parse(
+            "--leader-elect-resource-name=mine",
+            "--leader-elect-resource-namespace=there",
+            "--leader-elect-lease-duration=6",
+            "--leader-elect-renew-deadline=4",
+            "--leader-elect-retry-period=1",
+        ),
+        {"KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+        sa,
+    )
+    assert chosen is not None
+    assert (chosen.namespace, chosen.name) == ("there", "mine")
+    assert (chosen.timings.lease_duration, chosen.timings.renew_deadline, chosen.timings.retry_period) == (
+        6,
+        4,
+        1,
+    )
+    with pytest.raises(ValueError):
+        cli.leader_election(parse("--leader-elect", "--leader-elect-renew-deadline=20"), {}, sa)
