@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from serving.api import errors, keys
-from serving.api.config.autoscaler import TARGET_MIN, WINDOW_MAX, WINDOW_MIN, AutoscalerConfig
+from serving.api.config.autoscaler import TARGET_MIN, AutoscalerConfig
+from serving.api.config.autoscaler import WINDOW_MAX_SECONDS as WINDOW_MAX
+from serving.api.config.autoscaler import WINDOW_MIN_SECONDS as WINDOW_MIN
 from serving.api.durations import DurationError, format_duration, parse_duration
 from serving.api.errors import FieldError, FieldErrors
 
