@@ -20,6 +20,12 @@ from pathlib import Path
 log = logging.getLogger("kwake.up")
 
 MAX_BACKOFF_SECONDS = 30.0
+HEALTHY_RUN_SECONDS = 60.0
+
+
+def next_backoff(delay: float) -> float:
+    """The wait before the next restart if the component crashes again soon: 0, 1, 2, 4 ... 30."""
+    return min(max(1.0, delay * 2), MAX_BACKOFF_SECONDS)
 
 
 @dataclass
@@ -77,23 +83,27 @@ class Supervisor:
         component.started_at = time.monotonic()
 
     async def _watch_over(self, component: Component) -> None:
-        backoff = 1.0
+        # A crash after a healthy run is restarted at once: every second the gateway is down
+        # refuses connections. Crashes in a row wait 1, 2, 4 ... up to MAX_BACKOFF_SECONDS.
+        delay = 0.0
         while True:
             assert component.process is not None
             code = await component.process.wait()
             if self._stopping:
                 return
-            lived = time.monotonic() - component.started_at
-            backoff = 1.0 if lived > 60 else min(backoff * 2, MAX_BACKOFF_SECONDS)
+            if time.monotonic() - component.started_at > HEALTHY_RUN_SECONDS:
+                delay = 0.0
             component.restarts += 1
             self._report(
-                f"{component.name} exited with code {code}; restarting in {backoff:.0f}s "
+                f"{component.name} exited with code {code}; restarting in {delay:.0f}s "
                 f"(restart {component.restarts}); last lines of {component.log_path}:\n{component.log_tail()}"
             )
-            await asyncio.sleep(backoff)
+            if delay:
+                await asyncio.sleep(delay)
             if self._stopping:
                 return
             await self._spawn(component)
+            delay = next_backoff(delay)
 
     def running(self, name: str) -> Component | None:
         for component in self._components:
