@@ -53,6 +53,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateway-port", type=int, default=8080, help="the gateway's port on 127.0.0.1")
     parser.add_argument("--api-port", type=int, default=0, help="the API server's port (default: a free one)")
     parser.add_argument("--gateway-queue-depth", type=int, default=10000, help="queued requests per revision")
+    parser.add_argument("--gateway-workers", type=int, default=1, help="gateway processes sharing its port")
     parser.add_argument("--namespace", default="default", help="namespace for manifests that name none")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -134,11 +135,16 @@ def _ready(ksvc: dict[str, Any]) -> tuple[bool, str]:
 
 
 async def wait_ready(
-    client: ApiClient, services: list[tuple[str, str]], seconds: float, report: Reporter
+    client: ApiClient,
+    services: list[tuple[str, str]],
+    seconds: float,
+    report: Reporter,
+    stop: asyncio.Event | None = None,
 ) -> list[dict[str, Any]]:
+    """The Services once all are Ready; [] at once if `stop` is set meanwhile (Ctrl-C, SIGTERM)."""
     deadline = time.monotonic() + seconds
     last_line = 0.0
-    while True:
+    while stop is None or not stop.is_set():
         objects: list[dict[str, Any]] = []
         pending: list[str] = []
         for ns, name in services:
@@ -159,6 +165,7 @@ async def wait_ready(
             report("waiting for " + ", ".join(pending))
             last_line = now
         await asyncio.sleep(0.2)
+    return []
 
 
 def describe(ksvc: dict[str, Any], gateway_port: int) -> str:
@@ -215,9 +222,12 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
     kubeconfig.unlink(missing_ok=True)
     code = 0
     try:
+        # One port for the life of this kwake up: a restarted localkube must come back where the
+        # components' kubeconfig already points (with port 0 it would pick another free one).
+        api_port = args.api_port or _free_port()
         localkube = Component(
             "localkube",
-            kwake_argv("localkube", "--state-dir", str(cluster_dir), "--api-port", str(args.api_port)),
+            kwake_argv("localkube", "--state-dir", str(cluster_dir), "--api-port", str(api_port)),
             logs / "localkube.log",
             stop_seconds=30,
         )
@@ -263,6 +273,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                         "--admin-port",
                         str(gateway_admin_port),
                         f"--queue-depth={args.gateway_queue_depth}",
+                        f"--workers={args.gateway_workers}",
                     ),
                     logs / "gateway.log",
                     stop_seconds=35,
@@ -276,7 +287,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
             services = await _apply_all(client, manifests, args.namespace, report)
             if services:
                 try:
-                    ready = await wait_ready(client, services, args.ready_timeout, report)
+                    ready = await wait_ready(client, services, args.ready_timeout, report, stop)
                 except TimeoutError as exc:
                     report(str(exc))
                     code = 1
