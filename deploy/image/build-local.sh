@@ -219,7 +219,7 @@ build_image() {
     local start
     start=$(now)
     # The legacy builder: Debian's daemon has no buildx plugin beside it, and it needs none.
-    local build=(env DOCKER_BUILDKIT=0 docker build --network host "${args[@]}" -t "$IMAGE")
+    local build=(env DOCKER_BUILDKIT=0 docker build --force-rm --network host "${args[@]}" -t "$IMAGE")
     if [[ -n ${FROM_GIT:-} ]]; then
         # A commit as the context: what is committed builds, whatever the working tree holds.
         git -C "$REPO" archive --format=tar "$FROM_GIT" | "${build[@]}" - >/tmp/kwake-build.log 2>&1
