@@ -104,8 +104,14 @@ class Leadership:
             log.info("leading: reconciling")
             await self._controller.start()
         await self._lost.wait()
-        await self._controller.stop()
-        on_lost.set()
+        try:
+            # No more campaigning either: this process is on its way out, and a Lease it took
+            # again now would only be released a moment later.
+            if self._campaign is not None:
+                await cancel_and_wait([self._campaign])
+            await self._controller.stop()
+        finally:
+            on_lost.set()
 
     async def stop(self) -> None:
         """Clean stop: workers first, then the elector, which releases the Lease if we hold it."""

@@ -261,10 +261,12 @@ async def _stop_when_flagged(
     flag: asyncio.Event, controller: Controller, leadership: Leadership | None, kopf_stop: asyncio.Event
 ) -> None:
     await flag.wait()
-    if leadership is not None:
-        await leadership.stop()
-    await controller.stop()
-    kopf_stop.set()
+    try:
+        if leadership is not None:
+            await leadership.stop()
+        await controller.stop()
+    finally:
+        kopf_stop.set()  # whatever happened above, kopf must still stop
 
 
 async def _load_config(ctx: OperatorContext) -> None:
