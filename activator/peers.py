@@ -67,9 +67,12 @@ class EndpointsPeers:
     workers: int = 1
 
     def resolve(self, endpoints: Mapping[tuple[str, str], Mapping[str, Any]]) -> Peers:
-        return peers_from_endpoints(
-            endpoints.get((self.namespace, self.name)), self.own_ip, self.port_name, self.worker, self.workers
-        )
+        listed = endpoints.get((self.namespace, self.name))
+        if listed is None:
+            # No such Endpoints at all (the admin Service was left out of the install): rather
+            # than never marking anything Ready, this pod's workers act as the only replicas.
+            return StaticPeers(self.worker, self.workers).resolve(endpoints)
+        return peers_from_endpoints(listed, self.own_ip, self.port_name, self.worker, self.workers)
 
 
 def peers_from_endpoints(

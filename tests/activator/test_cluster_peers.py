@@ -59,6 +59,11 @@ def test_a_replica_not_listed_uses_every_pod_and_writes_nothing() -> None:
     assert peers_from_endpoints(None, "10.0.0.2", "admin").slot == ReplicaSlot(-1, 1)
 
 
+def test_without_the_peers_endpoints_a_pod_acts_as_the_only_replica() -> None:
+    alone = EndpointsPeers(SYSTEM, PEERS, "10.0.0.2").resolve({})
+    assert alone.slot == ReplicaSlot(0, 1) and alone.writes_status and alone.others == ()
+
+
 def test_workers_of_each_pod_are_replicas_with_consecutive_admin_ports() -> None:
     listed = _admin_endpoints({"10.0.0.1": 9090, "10.0.0.2": 9090})
     peers = peers_from_endpoints(listed, "10.0.0.2", "admin", worker=1, workers=2)
