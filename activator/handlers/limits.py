@@ -6,8 +6,6 @@ count passes the limit before the pod has answered.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import StreamReader, web
 
 from activator.config import GatewayConfig
@@ -31,10 +29,31 @@ def limits_check(config: GatewayConfig) -> Check:
     return limits
 
 
-async def limited_body(content: StreamReader, limit: int) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in content.iter_any():
-        seen += len(chunk)
-        if seen > limit:
-            raise BodyTooLargeError(f"request body over {limit} bytes")
-        yield chunk
+class LimitedBody:
+    """A request body as it streams in, refused past `limit` bytes. `started` turns true when
+    the first chunk is taken from the client's stream: until then nothing of it went anywhere,
+    and a pod that refused the connection can be swapped for another (bytes that merely arrived
+    with the headers do not count)."""
+
+    def __init__(self, content: StreamReader, limit: int) -> None:
+        self._content = content
+        self._limit = limit
+        self._seen = 0
+        self.started = False
+
+    def __aiter__(self) -> LimitedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        self.started = True
+        chunk = await self._content.readany()
+        if not chunk:
+            raise StopAsyncIteration
+        self._seen += len(chunk)
+        if self._seen > self._limit:
+            raise BodyTooLargeError(f"request body over {self._limit} bytes")
+        return chunk
+
+
+def limited_body(content: StreamReader, limit: int) -> LimitedBody:
+    return LimitedBody(content, limit)

@@ -102,7 +102,7 @@ class Proxy:
                         status=upstream.status, reason=upstream.reason, headers=response_headers, body=payload
                     )
         except ConnectionRefusedError as exc:
-            if not body_started(request):
+            if not body_started(body):
                 raise PodRefusedError(str(exc)) from exc
             return bad_gateway(f"{ctx.pod} refused the connection")
         except TimeoutError:

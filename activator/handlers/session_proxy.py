@@ -43,7 +43,7 @@ async def forward(
                 request.method, url, headers=headers, data=body, allow_redirects=False, timeout=_NO_TIMEOUT
             )
     except aiohttp.ClientConnectorError as exc:
-        if isinstance(exc.os_error, ConnectionRefusedError) and not body_started(request):
+        if isinstance(exc.os_error, ConnectionRefusedError) and not body_started(body):
             raise PodRefusedError(str(exc)) from exc
         return bad_gateway(f"cannot connect to {ctx.pod}: {exc.os_error}")
     except TimeoutError:
