@@ -105,11 +105,11 @@ class Leadership:
             await self._controller.start()
         await self._lost.wait()
         try:
+            await self._controller.stop()  # cancels the reconciles in flight
             # No more campaigning either: this process is on its way out, and a Lease it took
             # again now would only be released a moment later.
             if self._campaign is not None:
                 await cancel_and_wait([self._campaign])
-            await self._controller.stop()
         finally:
             on_lost.set()
 
