@@ -50,8 +50,28 @@ class StatsReporter:
         return StatsReport(self._state.config.gateway_id, self._wall_clock(), tuple(stats))
 
     async def run(self, sink: StatsSink, period_s: float) -> None:
-        while True:
-            await asyncio.sleep(period_s)
-            report = self.collect()
-            if report.stats:
-                await sink.send_stats(report)
+        """Report on a fixed cadence; each send goes on its own, so a slow autoscaler never
+        delays the next report. The autoscaler files reports by the second they arrive in: a
+        cadence that drifted by the send time would leave seconds without a report, which read
+        as lower concurrency and a premature scale-down under load."""
+        loop = asyncio.get_running_loop()
+        sending: set[asyncio.Task[None]] = set()
+        due = loop.time()
+        try:
+            while True:
+                due += period_s
+                lag = loop.time() - due
+                if lag > period_s:
+                    # The loop was blocked for more than a period: the next window starts now
+                    # (its average still covers the whole time since the last report).
+                    due += lag
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                report = self.collect()
+                if report.stats:
+                    task = asyncio.create_task(sink.send_stats(report), name="stats report")
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)

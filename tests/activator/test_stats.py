@@ -135,6 +135,40 @@ def test_reporter_averages_over_the_window_and_skips_idle_revisions() -> None:
     assert reporter.collect().stats == ()
 
 
+class SlowSink:
+    """An autoscaler that takes `delay` seconds to take each report, noting when each was sent."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.sent_at: list[float] = []
+
+    async def send_stats(self, report: StatsReport) -> None:
+        self.sent_at.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(self.delay)
+
+    async def poke(self, revision: RevisionKey) -> None:
+        return None
+
+
+async def test_reports_keep_their_cadence_when_the_autoscaler_is_slow() -> None:
+    loop = asyncio.get_running_loop()
+    state = GatewayState(GatewayConfig(gateway_id="g"), loop.time, random.Random(1))
+    state.apply(
+        ClusterSnapshot.from_objects([o.ingress("a", ["a.example.com"], [o.path([o.split("a-1", 100)])])])
+    )
+    state.revisions[RevisionKey("default", "a-1")].recorder.start(loop.time())  # busy throughout
+    reporter = StatsReporter(state, GatewayMetrics(CollectorRegistry()), loop.time, lambda: 1700000000.0)
+    sink = SlowSink(delay=0.35)
+    task = asyncio.create_task(reporter.run(sink, 0.1))
+    await asyncio.sleep(0.75)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    # One report every 0.1 s although each takes 0.35 s to deliver (awaiting each would give 2-3).
+    assert 6 <= len(sink.sent_at) <= 8
+    gaps = [b - a for a, b in zip(sink.sent_at, sink.sent_at[1:], strict=False)]
+    assert max(gaps) < 0.2
+
+
 async def test_admin_port_exposes_metrics_from_its_own_registry(
     start_backend: StartBackend, start_gateway: StartGateway, client: aiohttp.ClientSession
 ) -> None:
