@@ -69,6 +69,11 @@ def _default_readiness_probe(container: dict[str, Any]) -> dict[str, Any]:
         probe["tcpSocket"] = {"port": 0}
     if not probe.get("successThreshold"):
         probe["successThreshold"] = 1
+    if probe.get("periodSeconds"):
+        # Knative applies Kubernetes' probe defaults once a period is set (0 is its own probing).
+        for field, value in (("failureThreshold", 3), ("timeoutSeconds", 1)):
+            if not probe.get(field):
+                probe[field] = value
     container["readinessProbe"] = probe
     return container
 

@@ -39,9 +39,25 @@ __all__ = [
 Validator = Callable[[Mapping[str, Any], Config, "Mapping[str, Any] | None"], FieldErrors]
 
 
-def _validate_metadata(meta: ObjectMeta, *, check_name: bool = True) -> FieldErrors:
-    """Name rules, the visibility label and the rollout-duration annotation; paths under metadata."""
+_AUTOSCALING_ONLY_IN_TEMPLATE = (
+    'autoscaling annotations must be put under "spec.template.metadata.annotations" to work'
+)
+
+
+def _validate_metadata(
+    meta: ObjectMeta, *, check_name: bool = True, allow_autoscaling: bool = False
+) -> FieldErrors:
+    """Name rules, the visibility label, the rollout-duration annotation, and (except on a
+    Revision) no autoscaling annotations, which only act in a template; paths under metadata."""
     errs = FieldErrors()
+    if not allow_autoscaling:
+        for key in sorted(meta.annotations):
+            if key.startswith(keys.AUTOSCALING_PREFIX):
+                errs = errs.also(
+                    errors.invalid_key_name(key, "", (_AUTOSCALING_ONLY_IN_TEMPLATE,)).via_field(
+                        "annotations"
+                    )
+                )
     if check_name:
         if not meta.name and not meta.generate_name:
             errs = errs.also(errors.missing_one_of("name", "generateName"))
@@ -116,7 +132,7 @@ def validate_revision(
     body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] | None = None
 ) -> FieldErrors:
     meta = ObjectMeta.from_body(body.get("metadata"))
-    errs = _validate_metadata(meta, check_name=False).via_field("metadata")
+    errs = _validate_metadata(meta, check_name=False, allow_autoscaling=True).via_field("metadata")
     if old is not None:
         return errs.also(validate_revision_update(body.get("spec") or {}, old.get("spec") or {}))
     errs = errs.also(

@@ -8,6 +8,7 @@ pods as local processes; Knative always requires `image`.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from serving.api import errors, keys
 from serving.api.config.features import MULTI_CONTAINER, PODSPEC_INIT_CONTAINERS, FeaturesConfig
 from serving.api.errors import FieldError, FieldErrors
 from serving.api.kmeta import dns1123_label_errors
+from serving.api.validation.numbers import as_int
+from serving.api.validation.probes import validate_probe
+from serving.api.validation.resources import validate_resources
 
 # PodSpec fields that Knative gates behind a kubernetes.podspec-* flag (Disabled by default).
 GATED_FIELDS = {
@@ -27,7 +31,14 @@ GATED_FIELDS = {
 }
 # Volume types whose mounts may be writable.
 _WRITABLE_VOLUMES = ("emptyDir", "persistentVolumeClaim", "ephemeral")
-_PROBE_HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
+# Kubernetes' IsEnvVarName (Knative leaves env names to the Deployment's validation; kwake
+# refuses them at admission so the Revision does not fail later).
+_ENV_VAR_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_ENV_VAR_NAME_ERROR = (
+    "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', "
+    "and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used "
+    "for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
+)
 
 
 def validate_pod_spec(spec: Mapping[str, Any], features: FeaturesConfig) -> FieldErrors:
@@ -37,7 +48,10 @@ def validate_pod_spec(spec: Mapping[str, Any], features: FeaturesConfig) -> Fiel
             errs = errs.also(errors.disallowed_fields(field))
     volumes, verrs = _validate_volumes(spec.get("volumes") or [])
     errs = errs.also(verrs.via_field("volumes"))
-    containers = list(spec.get("containers") or [])
+    raw_containers = spec.get("containers") or []
+    if not isinstance(raw_containers, list) or not all(isinstance(c, Mapping) for c in raw_containers):
+        return errs.also(errors.invalid_value(raw_containers, "containers"))
+    containers = list(raw_containers)
     if not containers:
         return errs.also(errors.missing_field("containers"))
     if len(containers) > 1 and not features.allowed(MULTI_CONTAINER):
@@ -88,20 +102,62 @@ def validate_container(c: Mapping[str, Any], volumes: Mapping[str, bool], *, ser
     name = c.get("name") or ""
     if name in keys.RESERVED_CONTAINER_NAMES:
         errs = errs.also(FieldError(f'"{name}" is a reserved container name', ("name",)))
+    elif name and dns1123_label_errors(str(name)):
+        errs = errs.also(errors.invalid_value(name, "name", " ".join(dns1123_label_errors(str(name)))))
     errs = errs.also(_validate_env(c.get("env") or [], serving=serving).via_field("env"))
     if not c.get("image") and not c.get("command"):
         errs = errs.also(errors.missing_field("image"))
+    port = None
     if serving:
-        errs = errs.also(_validate_ports(c.get("ports") or []).via_field("ports"))
-        errs = errs.also(_validate_probe(c.get("readinessProbe")).via_field("readinessProbe"))
-    errs = errs.also(_validate_probe(c.get("livenessProbe")).via_field("livenessProbe"))
+        ports = c.get("ports") or []
+        errs = errs.also(_validate_ports(ports).via_field("ports"))
+        # Knative checks probes against the user port: the one named, else 8080.
+        port = as_int(ports[0].get("containerPort")) if ports and isinstance(ports[0], Mapping) else None
+        port = port or keys.DEFAULT_USER_PORT
+        errs = errs.also(
+            validate_probe(c.get("readinessProbe"), port, readiness=True).via_field("readinessProbe")
+        )
+    errs = errs.also(validate_probe(c.get("livenessProbe"), port, readiness=False).via_field("livenessProbe"))
+    errs = errs.also(validate_resources(c.get("resources")).via_field("resources"))
+    errs = errs.also(_validate_security_context(c.get("securityContext")).via_field("securityContext"))
     errs = errs.also(_validate_mounts(c.get("volumeMounts") or [], volumes).via_field("volumeMounts"))
     return errs
 
 
+# Knative's SecurityContextMask: what a container may set; privileged, procMount, SELinux and
+# Windows options are refused.
+_SECURITY_CONTEXT_FIELDS = frozenset(
+    {
+        "allowPrivilegeEscalation",
+        "capabilities",
+        "readOnlyRootFilesystem",
+        "runAsGroup",
+        "runAsNonRoot",
+        "runAsUser",
+        "seccompProfile",
+    }
+)
+
+
+def _validate_security_context(context: Mapping[str, Any] | None) -> FieldErrors:
+    if not context:
+        return FieldErrors()
+    if not isinstance(context, Mapping):
+        return FieldErrors().also(errors.invalid_value(context, ""))
+    refused = sorted(
+        k for k, v in context.items() if k not in _SECURITY_CONTEXT_FIELDS and v not in (None, False)
+    )
+    return FieldErrors().also(errors.disallowed_fields(*refused) if refused else None)
+
+
 def _validate_env(env: list[Mapping[str, Any]], *, serving: bool) -> FieldErrors:
     errs = FieldErrors()
+    if not isinstance(env, list):
+        return errs.also(errors.invalid_value(env, ""))
     for i, e in enumerate(env):
+        if not isinstance(e, Mapping):
+            errs = errs.also(errors.invalid_value(e, "").via_index(i))
+            continue
         name = e.get("name") or ""
         if not name:
             errs = errs.also(errors.missing_field("name").via_index(i))
@@ -109,6 +165,8 @@ def _validate_env(env: list[Mapping[str, Any]], *, serving: bool) -> FieldErrors
             errs = errs.also(
                 FieldError(f'"{name}" is a reserved environment variable', ("name",)).via_index(i)
             )
+        elif not isinstance(name, str) or not _ENV_VAR_NAME.match(name):
+            errs = errs.also(errors.invalid_value(name, "name", _ENV_VAR_NAME_ERROR).via_index(i))
         if e.get("value") and e.get("valueFrom"):
             errs = errs.also(errors.multiple_one_of("value", "valueFrom").via_index(i))
     return errs
@@ -128,10 +186,13 @@ def _validate_ports(ports: list[Mapping[str, Any]]) -> FieldErrors:
         errs = errs.also(errors.invalid_value(proto, "protocol"))
     if port.get("hostPort") or port.get("hostIP"):
         errs = errs.also(errors.disallowed_fields(*[f for f in ("hostIP", "hostPort") if port.get(f)]))
-    number = int(port.get("containerPort") or 0)
-    if number in keys.RESERVED_PORTS:
+    raw = port.get("containerPort") or 0
+    number = as_int(raw)
+    if number is None:
+        errs = errs.also(errors.invalid_value(raw, "containerPort"))
+    elif number in keys.RESERVED_PORTS:
         errs = errs.also(errors.invalid_value(number, "containerPort"))
-    if not 1 <= number <= 65535:
+    elif not 1 <= number <= 65535:
         errs = errs.also(errors.out_of_bounds(number, 1, 65535, "containerPort"))
     name = port.get("name") or ""
     if name not in keys.VALID_PORT_NAMES:
@@ -140,20 +201,6 @@ def _validate_ports(ports: list[Mapping[str, Any]]) -> FieldErrors:
                 f"Port name {name} is not allowed", ("",), "Name must be empty, or one of: 'h2c', 'http1'"
             )
         )
-    return errs
-
-
-def _validate_probe(probe: Mapping[str, Any] | None) -> FieldErrors:
-    if not probe:
-        return FieldErrors()
-    handlers = [h for h in _PROBE_HANDLERS if probe.get(h) is not None]
-    errs = FieldErrors()
-    if len(handlers) > 1:
-        errs = errs.also(errors.multiple_one_of(*handlers))
-    for field in ("periodSeconds", "initialDelaySeconds", "failureThreshold", "timeoutSeconds"):
-        value = probe.get(field)
-        if value is not None and int(value) < 0:
-            errs = errs.also(errors.out_of_bounds(value, 0, 2**31 - 1, field))
     return errs
 
 

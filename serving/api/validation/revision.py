@@ -15,23 +15,29 @@ from serving.api.errors import FieldError, FieldErrors
 from serving.api.kmeta import dns1035_label_errors
 from serving.api.meta import ObjectMeta
 from serving.api.validation.annotations import validate_autoscaling_annotations
+from serving.api.validation.numbers import as_int
 from serving.api.validation.podspec import validate_pod_spec
 
 
 def validate_revision_spec(spec: Mapping[str, Any], cfg: Config) -> FieldErrors:
     errs = validate_pod_spec(spec, cfg.features)
     d = cfg.defaults
-    timeout = spec.get("timeoutSeconds")
-    if timeout is not None and timeout != 0 and not 0 <= int(timeout) <= d.max_revision_timeout_seconds:
-        errs = errs.also(errors.out_of_bounds(timeout, 0, d.max_revision_timeout_seconds, "timeoutSeconds"))
-    for field in ("responseStartTimeoutSeconds", "idleTimeoutSeconds"):
-        value = spec.get(field)
-        if value is not None and value != 0 and not 0 <= int(value) <= d.max_revision_timeout_seconds:
+    for field in ("timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"):
+        raw = spec.get(field)
+        if raw is None:
+            continue
+        value = as_int(raw)
+        if value is None:
+            errs = errs.also(errors.invalid_value(raw, field))
+        elif value != 0 and not 0 <= value <= d.max_revision_timeout_seconds:
             errs = errs.also(errors.out_of_bounds(value, 0, d.max_revision_timeout_seconds, field))
-    cc = spec.get("containerConcurrency")
-    if cc is not None:
+    raw_cc = spec.get("containerConcurrency")
+    if raw_cc is not None:
+        cc = as_int(raw_cc)
         lowest = 0 if d.allow_container_concurrency_zero else 1
-        if not lowest <= int(cc) <= d.container_concurrency_max_limit:
+        if cc is None:
+            errs = errs.also(errors.invalid_value(raw_cc, "containerConcurrency"))
+        elif not lowest <= cc <= d.container_concurrency_max_limit:
             errs = errs.also(
                 errors.out_of_bounds(cc, lowest, d.container_concurrency_max_limit, "containerConcurrency")
             )
