@@ -37,6 +37,15 @@ async def test_killing_one_pod_fails_only_requests_in_flight_on_it(kwake_up: Sta
     assert tally.recover_s is not None and tally.recover_s < 10
 
 
+async def test_killing_one_pod_under_posts_fails_exactly_its_requests_with_502(kwake_up: StartKwake) -> None:
+    # POSTs with a body are never sent twice: the ones in flight on the killed pod get 502.
+    tally = await _run(kwake_up, dataplane.kill_one_pod(dataplane.QUICK, post=True))
+    assert tally.problems == []
+    assert tally.sent == tally.answered == 200
+    assert set(tally.failed) <= {"502"} and tally.failures <= tally.allowed
+    assert tally.ok >= tally.sent - tally.allowed
+
+
 async def test_killing_every_pod_buffers_new_requests_until_pods_are_back(kwake_up: StartKwake) -> None:
     tally = await _run(kwake_up, dataplane.kill_revision(dataplane.QUICK))
     assert tally.problems == []
