@@ -162,8 +162,11 @@ async def test_headers_over_the_limit_get_431(tenants: Tenants) -> None:
 
 async def test_a_body_declared_over_the_limit_gets_413_without_waiting_for_it(tenants: Tenants) -> None:
     raw = b"POST / HTTP/1.1\r\nHost: a.default.example.com\r\nContent-Length: 999999999\r\n\r\nabc"
-    got = await tenants.send(raw, read_for=3.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    got = await exchange(tenants.port, raw, read_for=5.0, until_responses=1)
     assert [r.status for r in got.responses] == [413]
+    assert loop.time() - started < 3.0
     assert tenants.seen == []
     await tenants.assert_still_serving()
 
@@ -567,3 +570,44 @@ def test_connection_naming_host_keeps_host_for_every_upstream_client() -> None:
     out = upstream_headers(incoming, peer="127.0.0.1", scheme="http", host=HOST_A, request_id="r")
     assert out.getall("Host") == [HOST_A]
     assert out["X-A"] == "1"
+
+
+# --- a pod that answers more than it was asked ------------------------------------------------
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["same packet", "while idle in the pool"])
+async def test_an_unsolicited_pod_response_never_reaches_the_next_client(
+    start_gateway: StartGateway, pause: float
+) -> None:
+    # Response desync: a pod that writes a second response behind the one asked for must not
+    # have it handed to whichever client the pooled connection serves next.
+    async def pod(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                if pause:
+                    await writer.drain()
+                    await asyncio.sleep(pause)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nevil!!")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(pod, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        gw = await start_gateway(
+            o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]), o.endpoints("a-00001", [port])
+        )
+        for i in range(4):
+            got = await exchange(gw.server.port, get(HOST_A, f"/{i}"))
+            assert len(got.responses) == 1
+            assert got.responses[0].body != b"evil!!"
+            assert got.responses[0].status in (200, 502)
+            await asyncio.sleep(pause * 2)
+    finally:
+        server.close()
+        await server.wait_closed()
