@@ -252,6 +252,10 @@ class _Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        # Whoever sent the request has given up on its answer: cancel the wait rather than let
+        # connection_lost fail a future nobody will read ("exception was never retrieved").
+        if self._head_waiter is not None and not self._head_waiter.done():
+            self._head_waiter.cancel()
         if self.transport is not None:
             self.transport.abort()
 

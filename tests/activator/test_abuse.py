@@ -259,12 +259,6 @@ async def test_a_stalled_body_ends_at_the_revision_timeout(tenants: Tenants, hea
     await tenants.assert_still_serving()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activator/upstream.py: when a streamed request is cancelled (deadline) request() aborts "
-    "the connection; connection_lost then sets ClosedBeforeResponseError on the head waiter nobody "
-    "awaits any more ('Future exception was never retrieved'). Lead's file: reported, not edited.",
-)
 async def test_a_cut_streamed_request_leaves_no_unretrieved_failure(tenants: Tenants) -> None:
     loop = asyncio.get_running_loop()
     reported: list[dict[str, object]] = []
@@ -611,3 +605,40 @@ async def test_an_unsolicited_pod_response_never_reaches_the_next_client(
     finally:
         server.close()
         await server.wait_closed()
+
+
+# --- websocket handshakes ---------------------------------------------------------------------
+
+_WS = b"GET /ws HTTP/1.1\r\nHost: a.default.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+BAD_HANDSHAKES = {
+    "no key": _WS + b"Sec-WebSocket-Version: 13\r\n\r\n",
+    "unsupported version": _WS
+    + b"Sec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    "key not base64 of 16 bytes": _WS + b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("raw", BAD_HANDSHAKES.values(), ids=BAD_HANDSHAKES.keys())
+async def test_a_bad_websocket_handshake_gets_400_not_a_socket(
+    start_backend: StartBackend, start_gateway: StartGateway, raw: bytes
+) -> None:
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", echo)
+    pod = await start_backend(app)
+    gw = await start_gateway(
+        o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]), o.endpoints("a-00001", [pod.port])
+    )
+    got = await exchange(gw.server.port, raw, read_for=5.0, until_responses=1)
+    assert [r.status for r in got.responses] == [400], got
+    # The pod's side of the socket the gateway opened before checking is closed again.
+    after = await exchange(gw.server.port, get(HOST_A, "/plain"), until_responses=1)
+    assert after.responses and after.responses[0].status in (400, 405), (
+        after
+    )  # the echo app is websocket-only
