@@ -181,9 +181,7 @@ def _judge_kill(
     """
     addresses = {v.address for v in victims}
     in_flight = [e for e in entries if e.in_flight_at(killed_at)]
-    on_killed = [
-        e for e in in_flight if e.pod in addresses or e.status >= 500 or e.end - killed_at >= hold_s + 0.01
-    ]
+    on_killed = [e for e in in_flight if e.pod in addresses or e.status >= 500 or e.end - killed_at >= hold_s]
     # A request written to an idle kept-alive connection of a killed pod in the few ms before the
     # gateway reads that connection's close fails too (it cannot tell whether the pod took it,
     # so a POST is not sent again): it went to the killed pod.
