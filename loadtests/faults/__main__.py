@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Family name -> module with `main(argv) -> int`; each family adds its own line.
 FAMILIES = {
     "dataplane": "loadtests.faults.dataplane",
+    "control": "loadtests.faults.control_plane",
 }
 
 
