@@ -622,7 +622,9 @@ BAD_HANDSHAKES = {
 async def test_a_bad_websocket_handshake_gets_400_not_a_socket(
     start_backend: StartBackend, start_gateway: StartGateway, raw: bytes
 ) -> None:
-    async def echo(request: web.Request) -> web.WebSocketResponse:
+    async def echo(request: web.Request) -> web.StreamResponse:
+        if "Upgrade" not in request.headers:
+            return web.Response(text="plain")
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for message in ws:
