@@ -36,6 +36,7 @@ DOCKERD_LOG=${DOCKERD_LOG:-/tmp/kwake-dockerd.log}
 UP_CONTAINER=kwake-up-check-$$
 
 started_dockerd_pid=""
+BASE_SECONDS=""
 rootfs=""
 up_started=""
 
@@ -177,7 +178,10 @@ ensure_base() {
         return
     fi
     log "Docker Hub unreachable: making a stand-in for $BASE"
+    local start
+    start=$(now)
     make_standin_base
+    BASE_SECONDS=$(seconds_since "$start")
 }
 
 base_kind() {
@@ -216,7 +220,8 @@ build_image() {
     local args=()
     mapfile -t args < <(pip_build_args)
     log "docker build -t $IMAGE (host network${args[*]:+, ${args[*]}})"
-    local start
+    local start previous
+    previous=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
     start=$(now)
     # The legacy builder: Debian's daemon has no buildx plugin beside it, and it needs none.
     local build=(env DOCKER_BUILDKIT=0 docker build --force-rm --network host "${args[@]}" -t "$IMAGE")
@@ -230,6 +235,10 @@ build_image() {
         die "docker build failed; see /tmp/kwake-build.log"
     }
     BUILD_SECONDS=$(seconds_since "$start")
+    # The image this tag named before, now untagged: this script's to remove (in use: kept).
+    if [[ -n $previous && $previous != $(docker image inspect -f '{{.Id}}' "$IMAGE") ]]; then
+        docker rmi "$previous" >/dev/null 2>&1 || true
+    fi
 }
 
 # The way deploy/base's pods run it: read-only root, /tmp (an emptyDir of 64Mi there) the only
@@ -244,9 +253,13 @@ check_image() {
     out=$(run_ro "$IMAGE" --help)
     HELP_SECONDS=$(seconds_since "$start")
     grep -q 'usage: kwake' <<<"$out" || die "kwake --help printed no usage"
-    start=$(now)
-    run_ro "$IMAGE" --help >/dev/null
-    WARM_HELP_SECONDS=$(seconds_since "$start")
+    WARM_HELP_SECONDS=""
+    for _ in 1 2 3; do # the best of three: this machine is shared
+        start=$(now)
+        run_ro "$IMAGE" --help >/dev/null
+        WARM_HELP_SECONDS=$(awk -v a="${WARM_HELP_SECONDS:-1e9}" -v b="$(seconds_since "$start")" \
+            'BEGIN { print (b < a ? b : a) }')
+    done
     for component in gateway operator autoscaler; do
         run_ro "$IMAGE" "$component" --help | grep -q "usage: kwake $component" ||
             die "kwake $component --help failed"
@@ -318,11 +331,11 @@ main() {
     cat <<EOF
 
 kwake image $IMAGE
-  base              $BASE ($(base_kind), $(mib "$BASE_BYTES"))
+  base              $BASE ($(base_kind), $(mib "$BASE_BYTES")${BASE_SECONDS:+, made in $BASE_SECONDS s})
   build time        ${BUILD_SECONDS} s
   image size        $(mib "$IMAGE_BYTES")
   --help, cold      ${HELP_SECONDS} s (whole docker run, as the pods run it)
-  --help, warm      ${WARM_HELP_SECONDS} s
+  --help, warm      ${WARM_HELP_SECONDS} s (best of three)
   user              $ID_OUTPUT
 EOF
     if [[ -z ${SKIP_UP_CHECK:-} ]]; then
