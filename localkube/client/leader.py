@@ -212,10 +212,10 @@ class LeaderElector:
                 await asyncio.sleep(self.timings.retry_period)
         finally:
             if self.leading:
-                self._set(False)
+                self._set(False, "stopped; releasing")
                 await self.release()
 
-    def _set(self, leading: bool) -> None:
+    def _set(self, leading: bool, how: str = "lost") -> None:
         if leading == self.leading:
             return
         self.leading = leading
@@ -224,7 +224,7 @@ class LeaderElector:
         logger.info(
             "%s %s the lease %s/%s",
             self.identity,
-            "acquired" if leading else "lost",
+            "acquired" if leading else how,
             self.namespace,
             self.name,
         )
