@@ -29,6 +29,8 @@ class Exchange:
     closed: bool
     # Bytes after the last whole response (a response cut short, or garbage).
     rest: bytes
+    # Everything received, interim (1xx) answers included.
+    data: bytes = b""
 
 
 async def exchange(
@@ -79,7 +81,7 @@ async def exchange(
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
     responses, rest = split_responses(bytes(received), methods)
-    return Exchange(responses, closed, rest)
+    return Exchange(responses, closed, rest, bytes(received))
 
 
 def split_responses(data: bytes, methods: tuple[str, ...] = ()) -> tuple[list[RawResponse], bytes]:

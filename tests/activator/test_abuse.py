@@ -641,3 +641,27 @@ async def test_a_bad_websocket_handshake_gets_400_not_a_socket(
     assert [r.status for r in got.responses] == [400], got
     after = await exchange(gw.server.port, get(HOST_A, "/plain"), until_responses=1)
     assert [(r.status, r.body) for r in after.responses] == [(200, b"plain")]
+
+
+# --- floods -----------------------------------------------------------------------------------
+
+
+async def test_a_pipeline_flood_is_answered_in_order_without_loss(tenants: Tenants) -> None:
+    count = 300
+    raw = b"".join(get(HOST_A, f"/{i}", close=False) for i in range(count)) + get(HOST_A, "/last")
+    got = await exchange(tenants.port, raw, read_for=30.0, until_responses=count + 1)
+    assert [r.status for r in got.responses] == [200] * (count + 1)
+    assert [s.target for s in tenants.seen] == [f"/{i}" for i in range(count)] + ["/last"]
+    await tenants.assert_still_serving()
+
+
+async def test_expect_continue_over_the_limit_gets_413_and_no_100(tenants: Tenants) -> None:
+    raw = (
+        b"POST / HTTP/1.1\r\nHost: a.default.example.com\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 999999999\r\n\r\n"
+    )
+    got = await exchange(tenants.port, raw, read_for=5.0, until_responses=1)
+    assert [r.status for r in got.responses] == [413]
+    assert got.data.startswith(b"HTTP/1.1 413"), "no 100 Continue may precede the refusal"
+    assert tenants.seen == []
+    await tenants.assert_still_serving()
