@@ -74,8 +74,8 @@ class Leadership:
         if leading:
             self._acquired.set()
             return
-        if self._stopping:
-            return  # our own clean stop: the workers are already down
+        if self._stopping or self._lost.is_set():
+            return  # our own clean stop (the workers are already down), or a loss already seen
         # Called in the elector's task the moment the Lease is lost: no worker takes another
         # key from here on; `_lead` cancels the reconciles in flight right after.
         for queue in self._controller.queues.values():
@@ -86,6 +86,7 @@ class Leadership:
             self._election.name,
         )
         self._lost.set()
+        self._acquired.set()  # wakes `_lead` even if this replica never led
 
     def start(self, on_lost: asyncio.Event) -> None:
         """Campaign in the background; `on_lost` is set once the Controller stopped after a loss."""
@@ -96,6 +97,9 @@ class Leadership:
             self._election.identity,
         )
         self._campaign = create_guarded_task(self._elector.run(), "operator-leader-election", log)
+        # Should the campaign end by itself (a bug), nobody renews the Lease any more: that is a
+        # loss too, or this replica would go on reconciling once another one took over.
+        self._campaign.add_done_callback(lambda _: self._changed(False))
         self._leading = create_guarded_task(self._lead(on_lost), "operator-leadership", log)
 
     async def _lead(self, on_lost: asyncio.Event) -> None:
