@@ -665,3 +665,47 @@ async def test_expect_continue_over_the_limit_gets_413_and_no_100(tenants: Tenan
     assert got.data.startswith(b"HTTP/1.1 413"), "no 100 Continue may precede the refusal"
     assert tenants.seen == []
     await tenants.assert_still_serving()
+
+
+async def test_a_client_that_never_reads_is_cut_at_the_revision_timeout(
+    start_backend: StartBackend, start_gateway: StartGateway
+) -> None:
+    # A large streamed answer to a client whose receive window stays shut: the gateway's writes
+    # block, and the revision's timeoutSeconds (1 s) must end them and free the pod.
+    pod_done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        if request.path == "/small":
+            return web.Response(text="small")
+        response = web.StreamResponse()
+        response.content_length = 64 * 1024 * 1024
+        await response.prepare(request)
+        started = asyncio.get_running_loop().time()
+        try:
+            for _ in range(1024):
+                await response.write(b"x" * 65536)
+        except ConnectionError:
+            pod_done.set_result(asyncio.get_running_loop().time() - started)
+            raise
+        pod_done.set_result(-1.0)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", big)
+    pod = await start_backend(app)
+    gw = await start_gateway(
+        o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]),
+        o.endpoints("a-00001", [pod.port]),
+        o.revision("a-00001", timeout_s=1),
+    )
+    _, writer = await asyncio.open_connection("127.0.0.1", gw.server.port, limit=1024)
+    try:
+        writer.write(get(HOST_A, "/big"))
+        await writer.drain()
+        # Never read: the stream reader stops the socket once its small buffer is full.
+        cut_after = await asyncio.wait_for(pod_done, 10.0)
+        assert 0 <= cut_after < 6.0, "the pod was held past the revision's timeout"
+    finally:
+        writer.close()
+    after = await exchange(gw.server.port, get(HOST_A, "/small"), until_responses=1)
+    assert [(r.status, r.body) for r in after.responses] == [(200, b"small")]
