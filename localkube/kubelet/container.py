@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,18 @@ def no_command_message(container: spec.Container) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Adoption:
+    """This container's process left running by a previous run of the kubelet, and what the
+    pod's status last said of it: the runner takes it over rather than start another, so the
+    pod neither restarts nor turns NotReady."""
+
+    process: process.AdoptedProcess
+    started_at: str  # RFC 3339, the running state's startedAt
+    ready: bool
+    started: bool
+
+
 def wants_restart(policy: str, code: int) -> bool:
     if policy == "Always":
         return True
@@ -70,8 +83,11 @@ class ContainerRunner:
         restart_policy: str | None = None,
         initial_reason: str = "ContainerCreating",
         record: Recorder = _ignore,
+        adopt: Adoption | None = None,
     ) -> None:
         self._record = record
+        self._adopt = adopt
+        self._resuming = False  # set while an adopted process's probes start
         self.container = spec.Container.from_body(body)
         self._restart_policy = restart_policy or pod.restart_policy
         self._body = body
@@ -199,31 +215,49 @@ class ContainerRunner:
         if env is None:
             return None
         started_at = self.clock.monotonic()
-        started_wall = clocks.rfc3339(self.clock.wall())
         log_path = self.log_path(self.restart_count)
-        if self.restart_count >= 2:
-            logs.prune(log_path.parent, self.restart_count)
-        try:
-            proc = await process.spawn(
-                envs.argv(self.container, env),
-                env,
-                self.container.working_dir,
-                log_path,
+        adoption, self._adopt = self._adopt, None
+        proc: process.ProcessHandle
+        if adoption is not None:
+            proc = adoption.process
+            started_wall = adoption.started_at or clocks.rfc3339(self.clock.wall())
+            self.ready, self.started, self._resuming = adoption.ready, adoption.started, True
+            log.info(
+                "adopted %s/%s, still running as pid %d",
+                self._pod.identity.key,
+                self.container.name,
+                proc.pid,
             )
-        except process.StartError as error:
-            self.exit_code = 128
-            self.state = self._terminated(128, "StartError", started_wall, str(error))
-            self._changed()
-            self._record("Failed", f"Error: failed to start container {self.container.name!r}: {error}", True)
-            return 128, started_at, self.clock.monotonic()
-        self._runtime.groups.add(proc.pid, self._pod.identity.key + "/" + self.container.name)
+        else:
+            started_wall = clocks.rfc3339(self.clock.wall())
+            if self.restart_count >= 2:
+                logs.prune(log_path.parent, self.restart_count)
+            try:
+                proc = await process.spawn(
+                    envs.argv(self.container, env),
+                    env,
+                    self.container.working_dir,
+                    log_path,
+                )
+            except process.StartError as error:
+                self.exit_code = 128
+                self.state = self._terminated(128, "StartError", started_wall, str(error))
+                self._changed()
+                self._record(
+                    "Failed", f"Error: failed to start container {self.container.name!r}: {error}", True
+                )
+                return 128, started_at, self.clock.monotonic()
+            self._runtime.groups.add(proc.pid, self._pod.identity.key + "/" + self.container.name)
+            log.debug("started %s/%s as pid %d", self._pod.identity.key, self.container.name, proc.pid)
         self.pid = proc.pid
-        log.debug("started %s/%s as pid %d", self._pod.identity.key, self.container.name, proc.pid)
         self.container_id = f"process://{proc.pid}"
         self.exit_code = None
         self._kill.clear()
         self._started_wall = started_wall
-        if self.container.post_start is None:
+        if adoption is not None:
+            self.state = {"running": {"startedAt": started_wall}}  # no new Started event: it did not start
+            self._changed()
+        elif self.container.post_start is None:
             self._mark_running()
         try:
             returncode = await self._supervise(proc, env)
@@ -238,6 +272,8 @@ class ContainerRunner:
             self.ready = False
             self.started = False
         code = process.exit_code(returncode)
+        if adoption is not None and returncode == process.UNKNOWN_EXIT:
+            code = 0 if self._stop.is_set() else 1  # stopped by us, or ended on its own: a failure
         log.debug(
             "%s/%s (pid %d) exited with %d", self._pod.identity.key, self.container.name, proc.pid, code
         )
@@ -252,7 +288,7 @@ class ContainerRunner:
         self._changed()
         self._record("Started", f"Started container {self.container.name}", False)
 
-    async def _supervise(self, proc: asyncio.subprocess.Process, env: dict[str, str]) -> int:
+    async def _supervise(self, proc: process.ProcessHandle, env: dict[str, str]) -> int:
         actions = probes.ActionRunner(self.container, POD_HOST, env, self._runtime.http)
         prober = asyncio.create_task(self._probe(actions), name=f"probes {self.container.name}")
         exited = asyncio.ensure_future(proc.wait())
@@ -277,7 +313,7 @@ class ContainerRunner:
         )
         return await process.terminate(proc, self._grace, self.clock)
 
-    async def _shutdown(self, proc: asyncio.subprocess.Process, actions: probes.ActionRunner) -> int:
+    async def _shutdown(self, proc: process.ProcessHandle, actions: probes.ActionRunner) -> int:
         """preStop (bounded by the grace period), then SIGTERM, the rest of the grace, SIGKILL."""
         log.debug(
             "stopping %s/%s (pid %d), grace %.1fs",
@@ -316,7 +352,10 @@ class ContainerRunner:
 
     async def _probe(self, actions: probes.ActionRunner) -> None:
         container = self.container
-        if container.post_start is not None:
+        # An adopted process ran its postStart hook and startup probe under the previous kubelet,
+        # and keeps the readiness its status had until its probe says otherwise.
+        resuming, self._resuming = self._resuming, False
+        if container.post_start is not None and not resuming:
             # Like kubelet, the container is reported running only once its postStart hook
             # returned; a failed hook kills it (and the restart policy decides what follows).
             if not await actions.check(container.post_start, POST_START_LIMIT_SECONDS):
@@ -327,7 +366,7 @@ class ContainerRunner:
                 self._kill.set()
                 return
             self._mark_running()
-        if container.startup is not None:
+        if container.startup is not None and not (resuming and self.started):
             startup = container.startup
             await probes.probe_loop(
                 startup,
@@ -349,7 +388,7 @@ class ContainerRunner:
                     lambda timeout: actions.failure(readiness.action, timeout),
                     self.clock,
                     self._set_ready,
-                    initial=False,
+                    initial=self.ready if resuming else False,
                     on_unhealthy=self._unhealthy("Readiness"),
                 )
             )

@@ -104,6 +104,9 @@ class Kubelet:
         self._event_queue: asyncio.Queue[tuple[dict[str, Any], str, str, EventKind]] = asyncio.Queue(
             EVENT_QUEUE_LIMIT
         )
+        # Container groups a previous run left alive ({owner: record}), until the first list of
+        # pods says which to adopt; the rest are killed then.
+        self._survivors: dict[str, process.GroupRecord] = {}
         self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -118,7 +121,8 @@ class Kubelet:
 
     async def _run(self, stop: asyncio.Event) -> None:
         state_dir = self._config.state_dir
-        await self._groups.kill_orphans()
+        self._survivors = self._groups.survivors()
+        await self._groups.kill_orphans(keep=frozenset(r.pid for r in self._survivors.values()))
         tls = certs.ensure_serving_cert(state_dir / "tls", "kubelet", ["127.0.0.1", "localhost"])
         app = server.build_app(self._allocator, server.LogIndex(self._pod_dir, self._is_writing))
         https = server.KubeletServer(app, tls.server_context(), self._config.port)
@@ -156,6 +160,7 @@ class Kubelet:
                 self._informer = informer
                 informer.start()
                 if await _first(informer.wait_synced(), stop.wait()) == 0:
+                    await self._kill_unadopted()
                     await asyncio.to_thread(self._remove_stale_pod_dirs, informer)
                 log.info("kubelet %s running; HTTPS on 127.0.0.1:%d", self._config.node_name, self.port)
                 await stop.wait()
@@ -165,6 +170,7 @@ class Kubelet:
                     await informer.stop()
                 await cancel_and_wait([task for task in (heartbeat, rotation) if task is not None])
                 await self._shutdown_pods()
+                await self._kill_unadopted()
                 if events is not None:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(1.0):
@@ -173,6 +179,30 @@ class Kubelet:
                 await cancel_and_wait(list(self._tasks))
                 await self._best_effort(registration.unregister(keep_webhook=self._config.keep_webhook))
                 await https.stop()
+
+    async def _kill_unadopted(self) -> None:
+        """The groups of a previous run that no pod of this node claimed (deleted meanwhile)."""
+        survivors, self._survivors = list(self._survivors.values()), {}
+        await self._groups.kill(survivors)
+
+    def _claim(self, pod: dict[str, Any]) -> dict[str, process.AdoptedProcess]:
+        """{container: process} a previous run left running for this bound pod, if every one of
+        its containers still runs (else none: the pod starts afresh and the rest are killed).
+        Pods with init containers are never adopted: their init state is not kept."""
+        pod_spec = pod.get("spec") or {}
+        if not self._survivors or pod_spec.get("initContainers") or _meta(pod).get("deletionTimestamp"):
+            return {}
+        key = f"{_meta(pod).get('namespace') or 'default'}_{_meta(pod).get('name')}_{_uid(pod)}"
+        names = [str(c.get("name")) for c in pod_spec.get("containers") or []]
+        records = [self._survivors.get(f"{key}/{name}") for name in names]
+        if not names or any(record is None for record in records):
+            return {}
+        claimed: dict[str, process.AdoptedProcess] = {}
+        for name, record in zip(names, records, strict=True):
+            assert record is not None
+            del self._survivors[record.owner]
+            claimed[name] = process.AdoptedProcess(record.pid, record.start_ticks)
+        return claimed
 
     async def _with_retries(self, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
         """Run a start-up step until it succeeds: the API server may still be starting."""
@@ -355,7 +385,8 @@ class Kubelet:
         if admission.PORTS_ANNOTATION not in annotations:
             pod = admission.unadmitted_port_env(pod, self._allocator.allocate)
         self._allocator.reserve(admission.pod_ports(pod))
-        worker = PodWorker(self._runtime, pod, self._status_changed, self._record)
+        adopted = self._claim(pod) if bound else {}
+        worker = PodWorker(self._runtime, pod, self._status_changed, self._record, adopted)
         entry = PodEntry(worker)
         if bound:
             entry.bound.set()

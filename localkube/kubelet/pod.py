@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from localkube.kubelet import clock as clocks
-from localkube.kubelet import spec, status
-from localkube.kubelet.container import ContainerRunner
+from localkube.kubelet import process, spec, status
+from localkube.kubelet.container import Adoption, ContainerRunner
 from localkube.kubelet.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,30 @@ def resumed_restart_count(previous: dict[str, Any], name: str, field: str = "con
     return 0
 
 
+def adoption(previous: dict[str, Any], name: str, found: process.AdoptedProcess) -> Adoption:
+    """Take over container `name`'s running process with what the pod's last status said of it."""
+    for container in previous.get("containerStatuses") or []:
+        if container.get("name") == name:
+            running = (container.get("state") or {}).get("running") or {}
+            return Adoption(
+                found,
+                str(running.get("startedAt") or ""),
+                ready=bool(container.get("ready")),
+                started=bool(container.get("started", True)),
+            )
+    return Adoption(found, "", ready=False, started=False)
+
+
+def _restart_count(previous: dict[str, Any], name: str, adopted: Mapping[str, Any]) -> int:
+    """An adopted container goes on with the same run, so its count stays as it was."""
+    if name not in adopted:
+        return resumed_restart_count(previous, name)
+    for container in previous.get("containerStatuses") or []:
+        if container.get("name") == name:
+            return int(container.get("restartCount") or 0)
+    return 0
+
+
 class PodWorker:
     """Runs a pod's containers and reports every change of its status through `on_change`."""
 
@@ -37,7 +61,10 @@ class PodWorker:
         body: dict[str, Any],
         on_change: Callable[[PodWorker], None],
         record: Callable[[PodWorker, str, str, bool], None] | None = None,
+        adopted: Mapping[str, process.AdoptedProcess] | None = None,
     ) -> None:
+        """`adopted`: {container name: its process left running by a previous kubelet run}."""
+        adopted = adopted or {}
         self._record_event = record
         self.pod = spec.Pod.from_body(body)
         self.body = body
@@ -69,9 +96,14 @@ class PodWorker:
                 self.pod,
                 container,
                 self._changed,
-                resumed_restart_count(previous, str(container["name"])),
+                _restart_count(previous, str(container["name"]), adopted),
                 initial_reason="PodInitializing" if init_bodies else "ContainerCreating",
                 record=self._record,
+                adopt=(
+                    adoption(previous, str(container["name"]), adopted[str(container["name"])])
+                    if str(container["name"]) in adopted
+                    else None
+                ),
             )
             for container in pod_spec.get("containers") or []
         ]

@@ -2,7 +2,8 @@
 writes stdout and stderr to a log file, and is stopped by signalling the whole group.
 
 Every started group is recorded in the state dir, so a kubelet that starts after a crash can
-find and kill what its previous run left behind.
+find what its previous run left behind: it adopts the groups of pods it still runs (their
+processes keep serving) and kills the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from localkube.kubelet import clock as clocks
 
@@ -146,10 +147,26 @@ class GroupRecords:
                 path.unlink(missing_ok=True)
         return records
 
-    async def kill_orphans(self, grace: float = 2.0) -> list[int]:
-        """SIGTERM, then SIGKILL, every group a previous run left; returns the pids it found."""
+    def survivors(self) -> dict[str, GroupRecord]:
+        """{owner: record} of the groups whose leader still runs (the same process: its start
+        time matches), which a kubelet may adopt rather than kill."""
+        return {
+            record.owner: record
+            for record in self.all()
+            if record.start_ticks
+            and proc_start_ticks(record.pid) == record.start_ticks
+            and is_alive(record.pid)
+        }
+
+    async def kill_orphans(self, grace: float = 2.0, keep: frozenset[int] = frozenset()) -> list[int]:
+        """SIGTERM, then SIGKILL, every group a previous run left except those led by a pid in
+        `keep` (the ones that may be adopted); returns the pids it found."""
+        return await self.kill([record for record in self.all() if record.pid not in keep], grace)
+
+    async def kill(self, records: Sequence[GroupRecord], grace: float = 2.0) -> list[int]:
+        """SIGTERM, then SIGKILL, the groups of `records` and forget them; returns the pids found."""
         found: list[int] = []
-        for record in self.all():
+        for record in records:
             leader_is_ours = proc_start_ticks(record.pid) == record.start_ticks
             if leader_is_ours or session_members(record.pid):
                 found.append(record.pid)
@@ -161,11 +178,62 @@ class GroupRecords:
             await asyncio.sleep(0.02)
         for pid in found:
             signal_group(pid, signal.SIGKILL)
-        for record in self.all():
+        for record in records:
             self.remove(record.pid)
         if found:
             log.info("killed %d orphaned container process group(s): %s", len(found), found)
         return found
+
+
+class ProcessHandle(Protocol):
+    """What the runner needs of a container's main process: a child it spawned, or one adopted."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+
+ADOPTED_POLL_SECONDS = 0.1
+# An adopted process is another process's child once its kubelet died: only that parent learns
+# its exit status, so the runner cannot know it.
+UNKNOWN_EXIT = 255
+
+
+class AdoptedProcess:
+    """A container process started by a previous run of the kubelet, found alive at start.
+
+    Not our child, so it cannot be waited for: `wait()` watches /proc (the pid with the same
+    start time) and returns UNKNOWN_EXIT once it is gone.
+    """
+
+    def __init__(self, pid: int, start_ticks: int) -> None:
+        self._pid = pid
+        self._start_ticks = start_ticks
+        self._returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def returncode(self) -> int | None:
+        if self._returncode is None and not self._running():
+            self._returncode = UNKNOWN_EXIT
+        return self._returncode
+
+    def _running(self) -> bool:
+        return proc_start_ticks(self._pid) == self._start_ticks and is_alive(self._pid)
+
+    async def wait(self) -> int:
+        while True:  # polled: no event tells a non-parent that a process ended (pidfds aside)
+            code = self.returncode
+            if code is not None:
+                return code
+            await asyncio.sleep(ADOPTED_POLL_SECONDS)
 
 
 def _open_log(log_path: Path, cwd: str) -> BinaryIO:
@@ -198,7 +266,7 @@ async def spawn(
             raise StartError(f'exec: "{argv[0]}": {error.strerror or error}') from error
 
 
-async def wait_or_timeout(process: asyncio.subprocess.Process, seconds: float, clock: clocks.Clock) -> bool:
+async def wait_or_timeout(process: ProcessHandle, seconds: float, clock: clocks.Clock) -> bool:
     """Wait for the process to exit for at most `seconds` of clock time; True if it exited."""
     if process.returncode is not None:
         return True
@@ -215,7 +283,7 @@ async def wait_or_timeout(process: asyncio.subprocess.Process, seconds: float, c
     return process.returncode is not None
 
 
-async def terminate(process: asyncio.subprocess.Process, grace: float, clock: clocks.Clock) -> int:
+async def terminate(process: ProcessHandle, grace: float, clock: clocks.Clock) -> int:
     """SIGTERM the group, wait up to `grace`, SIGKILL the group; returns the exit code.
 
     The group is SIGKILLed even after its leader exits: a container ends with its main process,
