@@ -67,6 +67,10 @@ cleanup() {
             kill -0 "$started_dockerd_pid" 2>/dev/null || break
             sleep 0.5
         done
+        # dockerd leaves its default network namespace mounted when it exits.
+        if ! kill -0 "$started_dockerd_pid" 2>/dev/null && mountpoint -q /run/docker/netns/default; then
+            umount /run/docker/netns/default || true
+        fi
     fi
     exit "$status"
 }
