@@ -54,7 +54,7 @@ from loadtests.faults.components import (
 from loadtests.faults.tally import Tally, Trace, cause, markdown, render
 from loadtests.generator import Outcome, Phase, Target, open_loop
 from loadtests.kwake import KSVC, PODAUTOSCALERS, KwakeUp, parse_queue_depth
-from localkube.client import DEPLOYMENTS, PODS, ApiClient, Resource, load_connection
+from localkube.client import DEPLOYMENTS, PODS, ApiClient, ApiError, Resource, load_connection
 from serving.api import keys
 
 T = TypeVar("T")
@@ -495,11 +495,26 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
     return Plan("autoscaler-restart", [service, config], ["hello"], [], run)
 
 
+async def _until_a_write_is_admitted(client: ApiClient, deadline: float) -> tuple[int, float]:
+    """Write an annotation on the Service every 50 ms until one is admitted: (refused, when)."""
+    refused = 0
+    while time.perf_counter() < deadline:
+        patch = {"metadata": {"annotations": {"faults.kwake.dev/probe": str(refused)}}}
+        try:
+            await client.patch(KSVC, "hello", patch, "default")
+        except ApiError:
+            refused += 1
+            await asyncio.sleep(0.05)
+            continue
+        return refused, time.perf_counter()
+    raise TimeoutError(f"no Service write admitted ({refused} refused)")
+
+
 def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
     async def run(up: KwakeUp) -> Tally:
         async with MemoryWatch(up) as memory, api(up) as client:
 
-            async def fault(trace: Trace) -> tuple[float, float, float]:
+            async def fault(trace: Trace) -> tuple[float, float, float, int, float]:
                 await sleep_until(trace.start + pace.before)
                 await client.patch(KSVC, "hello", _template_env_patch("2"), "default")
                 patched = time.perf_counter()
@@ -511,13 +526,16 @@ def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
                 assert old is not None, "no operator running"
                 kill(old)
                 killed = time.perf_counter()
+                # The operator serves the admission webhooks: until a new one registers, every
+                # write of a Service is refused (failurePolicy Fail, as Knative's).
+                refused, accepted = await _until_a_write_is_admitted(client, killed + converge_within)
                 await wait_restarted(up, "operator", old, 30)
                 serving = await wait_serving(client, "hello", "hello-00002", converge_within)
-                return patched, killed, serving
+                return patched, killed, serving, refused, accepted - killed
 
             phases = [Phase(pace.before + converge_within / 2 + pace.after, pace.rate)]
             loaded = await with_load(up, phases, fault)
-            trace, (patched, killed, serving) = loaded.trace, loaded.result
+            trace, (patched, killed, serving, refused, admitted_after) = loaded.trace, loaded.result
             revisions = (await client.list(REVISIONS, "default"))["items"]
             deployments = (await client.list(DEPLOYMENTS, "default"))["items"]
             autoscalers = (await client.list(PODAUTOSCALERS, "default"))["items"]
@@ -549,6 +567,8 @@ def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
                 "deployments": len(deployments),
                 "orphaned deployments": len(deploy_orphans),
                 "update to kill s": killed - patched,
+                "Service writes refused while the webhook was down": refused,
+                "first Service write admitted after kill s": admitted_after,
                 "update to serving s": serving - patched,
             }
         )
@@ -645,7 +665,8 @@ def localkube_restart(pace: Pace, converge_within: float = 25.0) -> Plan:
         tally.check(tally.failures == 0, f"requests failed: {tally.failed}")
         return tally
 
-    return Plan("localkube-restart", [hello("hello")], ["hello"], [], run)
+    service = hello("hello", {"autoscaling.knative.dev/min-scale": "2"})
+    return Plan("localkube-restart", [service], ["hello"], [], run)
 
 
 SCENARIOS: dict[str, Callable[[Pace], Plan]] = {
@@ -685,7 +706,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.only or list(SCENARIOS):
         plan = SCENARIOS[name](pace)
         print(f"== {name} ({pace.rate:.0f} req/s)", flush=True)
-        tally, left = run_plan(plan)
+        try:
+            tally, left = run_plan(plan)
+        except (RuntimeError, TimeoutError, AssertionError, OSError) as error:
+            tally, left = Tally(name), []
+            tally.problems.append(f"did not run: {type(error).__name__}: {str(error)[-400:]}")
         if left:
             tally.problems.append(f"processes left after kwake up stopped: {left}")
         tallies.append(tally)
