@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from activator import http1
 from activator.config import GatewayConfig
 from activator.headers import upstream_headers
 from tests.activator import objects as o
@@ -709,3 +710,98 @@ async def test_a_client_that_never_reads_is_cut_at_the_revision_timeout(
         writer.close()
     after = await exchange(gw.server.port, get(HOST_A, "/small"), until_responses=1)
     assert [(r.status, r.body) for r in after.responses] == [(200, b"small")]
+
+
+# --- pods whose answers are malformed -----------------------------------------------------------
+
+BAD_POD_HEADS = {
+    "negative status": b"HTTP/1.1 -12 OK\r\nContent-Length: 2\r\n\r\nok",
+    "signed status": b"HTTP/1.1 +20 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status below 100": b"HTTP/1.1 099 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status above 599": b"HTTP/1.1 999 OK\r\nContent-Length: 2\r\n\r\nok",
+    "four-digit status": b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
+    "bare LF in a header value": b"HTTP/1.1 200 OK\r\nX-A: a\nInjected: b\r\nContent-Length: 2\r\n\r\nok",
+    "bare CR in a header value": b"HTTP/1.1 200 OK\r\nX-A: a\rInjected: b\r\nContent-Length: 2\r\n\r\nok",
+    "bare LF in the reason": b"HTTP/1.1 200 O\nK\r\nContent-Length: 2\r\n\r\nok",
+    "NUL in a header name": b"HTTP/1.1 200 OK\r\nX-\x00: a\r\nContent-Length: 2\r\n\r\nok",
+    "DEL in a header value": b"HTTP/1.1 200 OK\r\nX-A: \x7f\r\nContent-Length: 2\r\n\r\nok",
+    "conflicting Content-Lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+    "Content-Length with an underscore": b"HTTP/1.1 200 OK\r\nContent-Length: 0_2\r\n\r\nok",
+    "head over 64 KiB": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nok",
+}
+
+
+async def _one_answer_pod(answer: bytes) -> asyncio.Server:
+    async def pod(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(pod, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("answer", BAD_POD_HEADS.values(), ids=BAD_POD_HEADS.keys())
+async def test_a_malformed_pod_head_is_a_502_never_passed_on(
+    start_gateway: StartGateway, answer: bytes
+) -> None:
+    server = await _one_answer_pod(answer)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        gw = await start_gateway(
+            o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]), o.endpoints("a-00001", [port])
+        )
+        got = await exchange(gw.server.port, get(HOST_A), until_responses=1)
+        assert [r.status for r in got.responses] == [502], got
+        assert "Injected" not in got.responses[0].headers
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+    ],
+    ids=["Content-Length and chunked", "xchunked runs to the close", "repeated equal Content-Length"],
+)
+async def test_tolerated_pod_framings_deliver_the_body(start_gateway: StartGateway, answer: bytes) -> None:
+    server = await _one_answer_pod(answer)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        gw = await start_gateway(
+            o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]), o.endpoints("a-00001", [port])
+        )
+        got = await exchange(gw.server.port, get(HOST_A), until_responses=1)
+        assert [(r.status, r.body) for r in got.responses] == [(200, b"ok")], got
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("head", "chunked", "length", "keep_alive"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", True, None, True),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", False, None, False),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", True, None, False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", False, 5, True),
+        (b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", False, 0, True),
+    ],
+)
+def test_response_framing_rules(head: bytes, chunked: bool, length: int | None, keep_alive: bool) -> None:
+    parsed = http1.parse_response_head(head, "GET")
+    assert parsed is not None
+    assert (parsed[0].chunked, parsed[0].content_length, parsed[0].keep_alive) == (
+        chunked,
+        length,
+        keep_alive,
+    )
