@@ -11,8 +11,9 @@ every later step on one host, and the pod gets the origin-form target a reverse 
 Some request lines are refused here: CONNECT (a reverse proxy tunnels nothing; it would go to
 the pod of whatever the Host header names), and versions other than HTTP/1.0 and 1.1 that
 aiohttp's parser lets through (`GET / HTTP/2.0`, `HTTP/0.9`): aiohttp answers in the request's
-own version, and `HTTP/2.0 200 OK` in text is not a status line any client reads. Both are
-answered and the connection closed. Asterisk-form (`OPTIONS *`) is left as it is.
+own version, and `HTTP/2.0 200 OK` in text is not a status line any client reads; and
+absolute-form targets of other schemes (`GET ftp://host/x`). All are answered and the
+connection closed. Asterisk-form (`OPTIONS *`) is left as it is.
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ def request_factory(loop: asyncio.AbstractEventLoop) -> RequestFactory:
             return RefusedRequest(
                 405, "CONNECT is not supported", message, payload, protocol, writer, task, loop
             )
-        if message.path[:1] != "/":
+        if message.path[:1] != "/" and message.path != "*":
+            if message.url.scheme not in _WEB_SCHEMES:
+                # `GET ftp://host/x`: not a target this gateway can route or a pod should see.
+                text = "the request target must be a path or an http(s) URL"
+                return RefusedRequest(400, text, message, payload, protocol, writer, task, loop)
             message = origin_form(message)
         return web.BaseRequest(message, payload, protocol, writer, task, loop)
 

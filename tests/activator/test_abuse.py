@@ -463,6 +463,14 @@ async def test_absolute_form_gives_the_pod_the_targets_host_and_path(tenants: Te
     assert seen.headers["X-Forwarded-Host"].lower() == "b.other.example.com:8080"
 
 
+async def test_an_absolute_form_target_of_another_scheme_is_refused(tenants: Tenants) -> None:
+    raw = b"GET ftp://a.default.example.com/x HTTP/1.1\r\nHost: a.default.example.com\r\n\r\n"
+    got = await tenants.send(raw + get(HOST_A, SMUGGLED))
+    assert [r.status for r in got.responses] == [400]
+    assert got.closed and tenants.seen == []
+    await tenants.assert_still_serving()
+
+
 async def test_connect_is_refused_and_the_connection_closed(tenants: Tenants) -> None:
     raw = b"CONNECT b.other.example.com:80 HTTP/1.1\r\nHost: a.default.example.com\r\n\r\n" + get(
         HOST_A, SMUGGLED
