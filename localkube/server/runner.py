@@ -224,6 +224,13 @@ class ThreadedApiServer:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
         await asyncio.sleep(0.05)
+        # Python 3.11's Server.close() leaves accepted connections open, among them TLS ones
+        # still in their handshake that aiohttp never saw: abort what this loop still holds
+        # rather than let the garbage collector find open sockets after the loop is closed.
+        for transport in list(getattr(self._loop, "_transports", {}).values()):
+            if transport is not None:
+                transport.abort()
+        await asyncio.sleep(0)
         await self._loop.shutdown_asyncgens()
 
     def token(self) -> str:

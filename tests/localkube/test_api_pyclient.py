@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,17 +14,6 @@ from kubernetes.client.exceptions import ApiException
 
 from localkube.server.runner import ThreadedApiServer
 from tests.localkube.apihttp import WIDGET_CRD
-
-# One accepted TLS socket per server is collected unclosed after the kubernetes client's urllib3 pool
-# goes away (only with this client; aiohttp and kubectl leave none). It is a socket of the test's own
-# in-thread server, reclaimed by the garbage collector, not a leaked process; tracked in the issue note.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(autouse=True)
-def _collect_inside_the_filter() -> Iterator[None]:
-    yield
-    gc.collect()  # reclaim it while this module's filter still applies
 
 
 @contextlib.contextmanager
