@@ -12,9 +12,11 @@
 #      stand-in from Debian bookworm (debootstrap minbase + Debian's python3 3.11, python3-venv,
 #      python-is-python3 so `python` resolves as in the official image) and tag it locally with
 #      that name, so the Dockerfile builds unchanged.
-#   3. docker build, passing this machine's pip index (if it has an http(s) one) as a build arg.
+#   3. docker build, passing this machine's pip setup (an http(s) index, the CA bundle) as
+#      build args.
 #   4. checks: --help of each component in a read-only container as 10001:10001, `id`, and a
-#      whole `kwake up -f examples/hello.yaml` in a read-only container curled from the host.
+#      whole `kwake up -f examples/hello.yaml` curled from the host, in a read-only container and
+#      in a writable one whose `docker diff` must show nothing written outside /tmp.
 #   5. figures: build time, image size, cold `--help` time.
 #
 # Environment (all optional):
@@ -22,7 +24,7 @@
 #   DEBIAN_MIRROR=URL              Debian mirror for the stand-in (default: the one apt uses)
 #   DEBIAN_SECURITY_MIRROR=URL     default http://deb.debian.org/debian-security
 #   KEEP_DOCKERD=1                 leave a dockerd this script started running at the end
-#   SKIP_UP_CHECK=1                skip the `kwake up` run (about 20-60 s)
+#   SKIP_UP_CHECK=1                skip the two `kwake up` runs (about 20 s each)
 #   FROM_GIT=REV                   build `git archive REV` instead of the working tree
 #   REBUILD_BASE=1                 make the stand-in base again even if one is tagged
 set -euo pipefail
@@ -37,6 +39,7 @@ UP_CONTAINER=kwake-up-check-$$
 
 started_dockerd_pid=""
 BASE_SECONDS=""
+UP_SUMMARY=()
 rootfs=""
 up_started=""
 
@@ -278,16 +281,21 @@ check_image() {
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
-# A whole kwake (localkube, operator, autoscaler, gateway, the hello pod) in one read-only
-# container on the host network; HOST=127.0.0.1 keeps the pod on loopback, since the host's
-# network is the container's here.
+# A whole kwake (localkube, operator, autoscaler, gateway, the hello pod) in one container on
+# the host network; HOST=127.0.0.1 keeps the pod on loopback, since the host's network is the
+# container's here. Run twice: with a read-only root as the pods run (it must serve), and with a
+# writable root, where `docker diff` shows any path written outside /tmp (there must be none; on
+# a read-only root such a write fails instead, maybe quietly).
 check_up() {
-    local port start body=""
+    local root=$1 port start body="" flags=() flag
+    for flag in "${RUN_LIKE_PODS[@]}"; do
+        [[ $root == writable && $flag == --read-only ]] || flags+=("$flag")
+    done
     port=$(free_port)
-    log "kwake up -f examples/hello.yaml in a read-only container, gateway on 127.0.0.1:$port"
+    log "kwake up -f examples/hello.yaml, $root root, gateway on 127.0.0.1:$port"
     start=$(now)
     up_started=1
-    docker run -d --name "$UP_CONTAINER" "${RUN_LIKE_PODS[@]}" --network host \
+    docker run -d --name "$UP_CONTAINER" "${flags[@]}" --network host \
         -e HOST=127.0.0.1 -v "$REPO/examples:/examples:ro" \
         "$IMAGE" up -f /examples/hello.yaml --gateway-port "$port" >/dev/null
     for _ in $(seq 1 120); do
@@ -298,27 +306,31 @@ check_up() {
     done
     if [[ -z $body ]]; then
         docker logs "$UP_CONTAINER" 2>&1 | tail -40 >&2
-        die "no answer from hello through the gateway in the container"
+        die "no answer from hello through the gateway in the container ($root root)"
     fi
-    UP_SECONDS=$(seconds_since "$start")
-    UP_BODY=$(tr -d '\n' <<<"$body")
-    log "curl from the host -> $UP_BODY (${UP_SECONDS} s after docker run)"
-    # Keep it serving a while, then look for writes outside /tmp (the root is read-only anyway;
-    # an empty diff says nothing even tried a path that a writable root would have kept).
-    local ok=0
+    local seconds ok=0 diff status
+    seconds=$(seconds_since "$start")
+    body=$(tr -d '\n' <<<"$body")
+    log "curl from the host -> $body (${seconds} s after docker run)"
     for _ in $(seq 1 10); do
         curl -fsS --max-time 5 -H 'Host: hello.default.localhost' "http://127.0.0.1:$port/" >/dev/null && ok=$((ok + 1))
         sleep 1
     done
-    UP_REQUESTS_OK=$ok
     # Mount points (/tmp, /examples) show up as added directories; nothing else may.
-    UP_DIFF=$(docker diff "$UP_CONTAINER" | grep -v -E '^[AC] /(tmp|examples)$' || true)
+    diff=$(docker diff "$UP_CONTAINER" | grep -v -E '^[AC] /(tmp|examples)$' || true)
     docker stop -t 20 "$UP_CONTAINER" >/dev/null
-    UP_EXIT=$(docker inspect -f '{{.State.ExitCode}}' "$UP_CONTAINER")
+    status=$(docker inspect -f '{{.State.ExitCode}}' "$UP_CONTAINER")
     docker rm "$UP_CONTAINER" >/dev/null
     up_started=""
-    [[ -z $UP_DIFF ]] || die "the container changed its filesystem outside /tmp: $UP_DIFF"
+    [[ -z $diff ]] || die "kwake up wrote outside /tmp: $diff"
     ((ok == 10)) || die "only $ok of 10 requests through the container's gateway answered"
+    [[ $status == 0 ]] || die "kwake up exited $status on docker stop"
+    local what="exit 0 on docker stop"
+    if [[ $root == writable ]]; then
+        what="docker diff: nothing written outside /tmp; $what"
+    fi
+    UP_SUMMARY+=("$(printf '  kwake up, %-10s hello answered "%s" %s s after docker run, 10/10 later requests' \
+        "$root" "$body" "$seconds")" "                       $what")
 }
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
@@ -330,7 +342,8 @@ main() {
     build_image
     check_image
     if [[ -z ${SKIP_UP_CHECK:-} ]]; then
-        check_up
+        check_up read-only
+        check_up writable
     fi
     cat <<EOF
 
@@ -342,11 +355,8 @@ kwake image $IMAGE
   --help, warm      ${WARM_HELP_SECONDS} s (best of three)
   user              $ID_OUTPUT
 EOF
-    if [[ -z ${SKIP_UP_CHECK:-} ]]; then
-        cat <<EOF
-  kwake up          hello answered "$UP_BODY" ${UP_SECONDS} s after docker run; $UP_REQUESTS_OK/10 later requests ok
-  writes outside /tmp  none (docker diff empty); stopped with exit code $UP_EXIT
-EOF
+    if ((${#UP_SUMMARY[@]})); then
+        printf '%s\n' "${UP_SUMMARY[@]}"
     fi
 }
 
