@@ -152,20 +152,15 @@ def test_gateway_posts_to_the_autoscaler_service() -> None:
     )
 
 
-@pytest.mark.parametrize("component", ["autoscaler"])
-def test_single_writers_run_one_replica_replaced_not_rolled(component: str) -> None:
-    deployment = _deployment(render(), component)
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
-
-
-def test_operator_runs_a_standby_that_takes_over_by_lease() -> None:
+@pytest.mark.parametrize("component", ["operator", "autoscaler"])
+def test_single_writers_run_a_standby_that_takes_over_by_lease(component: str) -> None:
     objects = render()
-    deployment = _deployment(objects, "operator")
+    deployment = _deployment(objects, component)
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
-    assert "leader-elect" in flags(container(deployment))
-    budget = named(objects, "PodDisruptionBudget", "kwake-operator")
+    if component == "operator":
+        assert "leader-elect" in flags(container(deployment))  # the autoscaler always elects
+    budget = named(objects, "PodDisruptionBudget", f"kwake-{component}")
     assert budget["spec"]["selector"]["matchLabels"].items() <= (
         deployment["spec"]["template"]["metadata"]["labels"].items()
     )
