@@ -109,6 +109,13 @@ class ContainerRunner:
         self.exit_code: int | None = None
         self._failed_probe = ""
         self._started_wall = ""
+        if adopt is not None:
+            # The first status written must already say what the previous run's last one did:
+            # a moment of "ContainerCreating, not ready" would take the pod out of its Endpoints.
+            self.state = {"running": {"startedAt": adopt.started_at}} if adopt.started_at else self.state
+            self.ready, self.started = adopt.ready, adopt.started
+            self.pid = adopt.process.pid
+            self.container_id = f"process://{adopt.process.pid}"
 
     @property
     def clock(self) -> clocks.Clock:

@@ -73,6 +73,17 @@ async def test_a_restarted_kubelet_adopts_running_pods_and_kills_deleted_ones(
             assert container_status(pod)["state"] == container_status(kept)["state"]
             port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
             assert await get_text(port) == f"kept {port}"
+            # Every status the new kubelet wrote (none, if it matched the last one) said Ready
+            # with the same process: the pod never left its Endpoints. Replayed from the change
+            # log since before the crash, which also holds the deletion of the other pod.
+            since = kept["metadata"]["resourceVersion"]
+            events = [
+                event
+                async for event in client.watch(PODS, "default", resource_version=since, timeout_seconds=1)
+            ]
+            assert ("DELETED", "deleted") in [(e.type, e.object["metadata"]["name"]) for e in events]
+            kept_writes = [e.object for e in events if e.object["metadata"]["name"] == "kept"]
+            assert all(ready(body) and pids_of(body) == {kept_pid} for body in kept_writes), kept_writes
         finally:
             stop.set()
             await asyncio.wait_for(task, 30)
