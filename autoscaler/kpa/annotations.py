@@ -48,8 +48,8 @@ from autoscaler.kpa.keys import (
     parse_float,
     parse_int32,
 )
-from autoscaler.kpa.validation import validate_annotations
 from serving.api import durations
+from serving.api.validation.annotations import validate_autoscaling_annotations
 
 # Re-exported so callers find the annotation API in one place.
 __all__ = [
@@ -61,6 +61,13 @@ __all__ = [
     "resolve_target",
     "validate_annotations",
 ]
+
+
+def validate_annotations(annotations: Mapping[str, str], cfg: AutoscalerConfig) -> list[str]:
+    """Knative's admission rules for the annotations, as `path: message` lines (empty: valid).
+    The operator's webhook runs the same rules; the autoscaler checks again because objects can
+    reach it without passing the webhook (created before it ran, or with it disabled)."""
+    return validate_autoscaling_annotations(annotations, cfg).messages()
 
 
 @dataclasses.dataclass(frozen=True)

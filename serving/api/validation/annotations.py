@@ -48,7 +48,10 @@ def _float(v: str) -> float | None:
 
 
 def validate_autoscaling_annotations(annotations: Mapping[str, str], cfg: AutoscalerConfig) -> FieldErrors:
+    """Knative's rules for autoscaling.knative.dev annotations; the webhook and the autoscaler
+    (which never trusts that the webhook ran) both call this."""
     return FieldErrors().also(
+        _aliases(annotations),
         _class(annotations),
         _min_max_scale(annotations, cfg),
         _floats(annotations),
@@ -58,6 +61,17 @@ def validate_autoscaling_annotations(annotations: Mapping[str, str], cfg: Autosc
         _metric(annotations),
         _algorithm(annotations),
         _initial_scale(annotations, cfg),
+    )
+
+
+def _aliases(a: Mapping[str, str]) -> FieldErrors:
+    """An annotation given under two of its spellings (min-scale and minScale) is ambiguous."""
+    return FieldErrors().also(
+        *(
+            errors.multiple_one_of(*present)
+            for spellings in keys.AUTOSCALING_ALIASES.values()
+            if len(present := [k for k in spellings if k in a]) > 1
+        )
     )
 
 
