@@ -16,6 +16,7 @@ from serving.api.durations import DurationError, parse_duration
 from serving.api.errors import FieldError, FieldErrors
 from serving.api.kmeta import dns1035_label_errors
 from serving.api.meta import ObjectMeta
+from serving.api.validation import shape
 from serving.api.validation.annotations import validate_autoscaling_annotations
 from serving.api.validation.revision import (
     validate_revision_spec,
@@ -105,6 +106,9 @@ def _via(err: FieldError | None, path: str) -> FieldError | None:
 def validate_service(
     body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] | None = None
 ) -> FieldErrors:
+    wrong = shape.shape_errors(body, shape.SERVICE)
+    if wrong:
+        return wrong  # the rules below read these paths as the kinds the shape names
     meta = ObjectMeta.from_body(body.get("metadata"))
     errs = _validate_metadata(meta).via_field("metadata")
     errs = errs.also(_template_checks(body, cfg, old, meta))
@@ -115,6 +119,9 @@ def validate_service(
 def validate_configuration(
     body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] | None = None
 ) -> FieldErrors:
+    wrong = shape.shape_errors(body, shape.CONFIGURATION)
+    if wrong:
+        return wrong  # the rules below read these paths as the kinds the shape names
     meta = ObjectMeta.from_body(body.get("metadata"))
     errs = _validate_metadata(meta).via_field("metadata")
     return errs.also(_template_checks(body, cfg, old, meta))
@@ -122,6 +129,9 @@ def validate_configuration(
 
 def validate_route(body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] | None = None) -> FieldErrors:
     del cfg, old  # no ConfigMap or update rule applies to a Route's spec
+    wrong = shape.shape_errors(body, shape.ROUTE)
+    if wrong:
+        return wrong  # the rules below read these paths as the kinds the shape names
     meta = ObjectMeta.from_body(body.get("metadata"))
     errs = _validate_metadata(meta).via_field("metadata")
     traffic = (body.get("spec") or {}).get("traffic") or []
@@ -131,6 +141,9 @@ def validate_route(body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] 
 def validate_revision(
     body: Mapping[str, Any], cfg: Config, old: Mapping[str, Any] | None = None
 ) -> FieldErrors:
+    wrong = shape.shape_errors(body, shape.REVISION)
+    if wrong:
+        return wrong  # the rules below read these paths as the kinds the shape names
     meta = ObjectMeta.from_body(body.get("metadata"))
     errs = _validate_metadata(meta, check_name=False, allow_autoscaling=True).via_field("metadata")
     if old is not None:
