@@ -253,6 +253,9 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                         "127.0.0.1",
                         "--port",
                         str(autoscaler_port),
+                        # One autoscaler: a Lease would only make its successor after a crash
+                        # wait out the dead one's lease (15 s without a scale written).
+                        "--no-leader-elect",
                     ),
                     logs / "autoscaler.log",
                 ),
