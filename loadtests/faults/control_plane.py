@@ -210,7 +210,8 @@ async def gateway_metrics(up: KwakeUp) -> str | None:
 
 
 async def autoscaler_gauges(up: KwakeUp, revision: str) -> dict[str, float]:
-    """{metric: value} of the autoscaler's per-revision gauges for `revision` (empty if down)."""
+    """{metric: value} of the autoscaler's gauges for `revision` and its own unlabelled ones
+    (`kwake_autoscaler_leader`, `kwake_autoscaler_status_writes_total` ...); empty if down."""
     pid = component_pid(up, "autoscaler")
     port = flag_value(pid, "--port") if pid is not None else None
     if port is None:
@@ -225,8 +226,9 @@ async def autoscaler_gauges(up: KwakeUp, revision: str) -> dict[str, float]:
         return {}
     found: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("autoscaler_") and f'revision_name="{revision}"' in line:
-            name = line.split("{", 1)[0]
+        mine = line.startswith("autoscaler_") and f'revision_name="{revision}"' in line
+        if mine or (line.startswith("kwake_autoscaler_") and "{" not in line):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
             with contextlib.suppress(ValueError):
                 found[name] = float(line.rsplit(" ", 1)[1])
     return found
@@ -462,6 +464,7 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
                 killed = time.perf_counter()
                 _, restarted = await wait_restarted(up, "autoscaler", old, 30)
                 lowest, first_decision, panic = replicas, float("nan"), float("nan")
+                leading, first_write = float("nan"), float("nan")
                 while time.perf_counter() < restarted + hold:
                     now_replicas, _ = await deployment_scale(client, deployment)
                     lowest = min(lowest, now_replicas) if now_replicas >= 0 else lowest
@@ -470,6 +473,10 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
                         first_decision = time.perf_counter() - restarted
                     if "autoscaler_panic_mode" in gauges and math.isnan(panic):
                         panic = gauges["autoscaler_panic_mode"]
+                    if gauges.get("kwake_autoscaler_leader") == 1 and math.isnan(leading):
+                        leading = time.perf_counter() - restarted
+                    if gauges.get("kwake_autoscaler_status_writes_total", 0) > 0 and math.isnan(first_write):
+                        first_write = time.perf_counter() - restarted
                     await asyncio.sleep(0.1)
                 return {
                     "replicas at kill": replicas,
@@ -478,6 +485,8 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
                     "restart s": restarted - killed,
                     "first decision after restart s": first_decision,
                     "panic after restart": panic,
+                    "leading after restart s": leading,
+                    "first status write after restart s": first_write,
                     "killed": killed,
                 }
 
@@ -496,6 +505,10 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
             "the Deployment was scaled below its ready pods after the restart",
         )
         tally.check(not math.isnan(decided), f"no decision within {hold}s of the restart")
+        tally.check(
+            not math.isnan(seen["first status write after restart s"]),
+            f"no decision written within {hold}s of the restart",
+        )
         tally.check(seen["panic after restart"] == 1.0, "the restarted KPA did not start in panic")
         return tally
 
