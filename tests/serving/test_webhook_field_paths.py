@@ -529,6 +529,11 @@ ADMITTED: list[tuple[str, Change]] = [
 ]
 
 
+def _path_in(fragment: str) -> str:
+    """The field path of a `message: path\ndetails` fragment."""
+    return fragment.split("\n")[0].rsplit(": ", 1)[-1]
+
+
 def _changed(change: Change) -> dict[str, Any]:
     body = copy.deepcopy(VALID)
     change(body)
@@ -634,6 +639,13 @@ async def test_the_registered_webhook_refuses_with_the_path(
                 info.value
             )
             assert fragment in str(info.value), (case_id, str(info.value))
+        # Values of the wrong kind never reach the webhook: the CRD schema refuses them first,
+        # with their path, as kube-apiserver does.
+        for case_id, change, fragment in SHAPES:
+            with pytest.raises(ApiError) as info:
+                await client.create(KSERVICES, _changed(change), "default")
+            assert info.value.status == 422, (case_id, info.value)
+            assert _path_in(fragment) in str(info.value), (case_id, str(info.value))
         assert (await client.list(KSERVICES, "default"))["items"] == []
         # kubectl prints the same refusal, field path included.
         _, change, fragment = by_id["readiness timeoutSeconds with period zero"]
