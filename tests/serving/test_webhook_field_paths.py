@@ -531,7 +531,7 @@ ADMITTED: list[tuple[str, Change]] = [
 
 def _path_in(fragment: str) -> str:
     """The field path of a `message: path\ndetails` fragment."""
-    return fragment.split("\n")[0].rsplit(": ", 1)[-1]
+    return fragment.split("\n", maxsplit=1)[0].rsplit(": ", 1)[-1]
 
 
 def _changed(change: Change) -> dict[str, Any]:
