@@ -19,6 +19,8 @@ Scenarios (`SCENARIOS`):
 * autoscaler-restart: SIGKILL the autoscaler while a revision runs several pods; the Deployment
   keeps its scale (the restarted KPA starts in panic over the ready pods, as Knative's does) and
   decisions resume.
+* autoscaler-cold-start: the first requests for a revision at zero arrive while the autoscaler
+  is down (the gateway's poke is refused); all are answered 200 once the restarted one scales up.
 * operator-restart: SIGKILL the operator right after an update created the new Revision; no
   duplicate Revision, no orphaned Deployment, Ready on the new Revision within seconds.
 * localkube-restart: SIGKILL localkube (API server, controllers, kubelet); the gateway keeps
@@ -515,6 +517,54 @@ def autoscaler_restart(pace: Pace, hold: float = 4.0) -> Plan:
     return Plan("autoscaler-restart", [service, config], ["hello"], [], run)
 
 
+def autoscaler_cold_start(pace: Pace, burst: int = 10, within: float = 15.0) -> Plan:
+    """A revision at zero (initial-scale 0) gets its first requests while the autoscaler is
+    down: the gateway's poke is refused, so the scale-up must come from the restarted one."""
+    service = hello("cold", {"autoscaling.knative.dev/initial-scale": "0"})
+    config = stack.config_map("config-autoscaler", {"allow-zero-initial-scale": "true"})
+
+    async def run(up: KwakeUp) -> Tally:
+        async with MemoryWatch(up) as memory, api(up) as client:
+            old = component_pid(up, "autoscaler")
+            assert old is not None, "no autoscaler running"
+            kill(old)
+            killed = time.perf_counter()
+
+            async def fault(trace: Trace) -> float:
+                new, _ = await wait_restarted(up, "autoscaler", old, 30)
+                listening = await wait_port(int(flag_value(new, "--port") or 0), 30)
+                await sleep_until(trace.start + within)
+                return listening
+
+            # The burst goes out at once (the autoscaler is still down), then a trickle.
+            phases = [Phase(within + pace.after, pace.rate / 3, burst=burst)]
+            loaded = await with_load(up, phases, fault)
+            trace, listening = loaded.trace, loaded.result
+            pods = await stack.pod_processes(client, "cold")
+        tally = base_tally("autoscaler down at a cold start", trace, memory)
+        first = [(i, o) for i, o in trace.events if i <= trace.start + 1e-6]  # the burst, at t=0
+        first_ok = [o.done for _, o in first if cause(o) is None]
+        tally.recover_s = (max(first_ok) - killed) if first_ok and len(first_ok) == len(first) else None
+        tally.figures.update(
+            {
+                "sent while the autoscaler was down": sum(1 for i, _ in trace.events if i < listening),
+                "autoscaler listening again s": listening - killed,
+                "first requests (burst at t=0)": len(first),
+                "of those answered 200": len(first_ok),
+                "slowest of the burst s": max((o.done - i for i, o in first), default=0.0),
+                "pods after": len(pods),
+            }
+        )
+        tally.check(tally.failures == 0, f"requests failed: {tally.failed}")
+        tally.check(len(first) >= burst, f"the burst was {len(first)} requests, not {burst}")
+        tally.check(
+            len(first_ok) == len(first), f"{len(first_ok)} of the {len(first)} first requests got 200"
+        )
+        return tally
+
+    return Plan("autoscaler-cold-start", [config, service], ["cold"], [], run)
+
+
 async def _until_a_write_is_admitted(client: ApiClient, deadline: float) -> tuple[int, float]:
     """Write an annotation on the Service every 50 ms until one is admitted: (refused, when)."""
     refused = 0
@@ -694,6 +744,7 @@ SCENARIOS: dict[str, Callable[[Pace], Plan]] = {
     "gateway-worker-kill": gateway_worker_kill,
     "gateway-drain": gateway_drain,
     "autoscaler-restart": autoscaler_restart,
+    "autoscaler-cold-start": autoscaler_cold_start,
     "operator-restart": operator_restart,
     "localkube-restart": localkube_restart,
 }

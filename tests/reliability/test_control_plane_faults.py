@@ -102,6 +102,18 @@ async def test_autoscaler_sigkill_keeps_the_scale_and_resumes_in_panic(kwake_up:
     assert_passed(tally)
 
 
+async def test_autoscaler_down_at_a_cold_start_still_scales_from_zero(kwake_up: StartKwake) -> None:
+    """The first requests for a revision at zero arrive while the autoscaler is down (SIGKILLed
+    just before; the gateway's poke is refused).
+
+    No request may fail: the gateway holds them, and the restarted autoscaler scales the
+    revision up from the gateway's next stats, so all are answered 200.
+    """
+    tally = await run(kwake_up, control_plane.autoscaler_cold_start(control_plane.QUICK))
+    assert tally.figures["of those answered 200"] == tally.figures["first requests (burst at t=0)"]
+    assert_passed(tally)
+
+
 async def test_operator_sigkill_mid_reconcile_converges_without_duplicates(kwake_up: StartKwake) -> None:
     """SIGKILL the operator right after an update created hello-00002 (before it finished the
     Configuration and the Revision's children).
