@@ -23,6 +23,9 @@ class GatewayConfig:
     max_header_bytes: int = 32 * 1024
     # A client must send its request line and headers within this many seconds (slow-loris).
     header_timeout_s: float = 10.0
+    # The data port opens once the first routes are loaded, or after this long at the most
+    # (then requests get 503 until they are): a restarted gateway must not 404 known hosts.
+    sync_timeout_s: float = 30.0
     # Bound on finishing in-flight requests after SIGTERM.
     drain_timeout_s: float = 30.0
     # Time between reporting not-ready and closing the listener, so load balancers notice.

@@ -9,12 +9,15 @@ near the bound are answered 503 rather than cut.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 
 from activator import admission
 from activator.app import GatewayApp, build_admin_app
 from activator.request_target import edge_handler, request_factory
+
+log = logging.getLogger("kwake.gateway")
 
 
 class GatewayServer:
@@ -64,14 +67,10 @@ class GatewayServer:
         return self._admin_site.port if self._admin_site is not None else None
 
     async def start(self) -> None:
+        """The admin port at once (probes, /metrics); the data port once the first routes are
+        applied, so a restarted gateway never answers a known host 404 while it loads them
+        (connections wait in the other replicas or get refused, and a client retries those)."""
         await self.gateway.start()
-        await self._runner.setup()
-        # A burst of new connections (200 clients at once) must not overflow the accept queue:
-        # a dropped SYN costs the client a one-second retransmit.
-        self._site = web.TCPSite(
-            self._runner, self._host, self._port, reuse_port=self._reuse_port, backlog=4096
-        )
-        await self._site.start()
         if self._admin_port is not None:
             self._admin_runner = web.AppRunner(build_admin_app(self.gateway), access_log=None)
             await self._admin_runner.setup()
@@ -79,6 +78,18 @@ class GatewayServer:
                 self._admin_runner, self._host, self._admin_port, reuse_port=self._reuse_port
             )
             await self._admin_site.start()
+        state, timeout = self.gateway.state, self.gateway.config.sync_timeout_s
+        try:
+            await asyncio.wait_for(state.first_sync.wait(), timeout)
+        except TimeoutError:
+            log.warning("no routes after %.0f s; serving anyway (503 until they arrive)", timeout)
+        await self._runner.setup()
+        # A burst of new connections (200 clients at once) must not overflow the accept queue:
+        # a dropped SYN costs the client a one-second retransmit.
+        self._site = web.TCPSite(
+            self._runner, self._host, self._port, reuse_port=self._reuse_port, backlog=4096
+        )
+        await self._site.start()
 
     def _shed_queued(self) -> None:
         for revision in self.gateway.state.revisions.values():

@@ -49,6 +49,7 @@ class GatewayState:
         self.slot = ReplicaSlot()
         # Ready once the first snapshot is applied; not ready again once draining starts.
         self.synced = False
+        self.first_sync = asyncio.Event()
         self.draining = False
 
     @property
@@ -96,3 +97,4 @@ class GatewayState:
             grants = state.throttler.update(state.pods, self.slot, rev_settings.container_concurrency, now)
             admission.wake(state.throttler, grants, now)
         self.synced = True
+        self.first_sync.set()

@@ -19,6 +19,11 @@ def routing_check(state: GatewayState, rng: random.Random) -> Check:
     def route(request: web.BaseRequest) -> web.StreamResponse | None:
         host = request.headers.get("Host", "")
         path = state.table.lookup(host, request.path, request.headers)
+        if path is None and not state.synced:
+            # The routes are not loaded yet: not knowing a host is not knowing it has none.
+            return web.Response(
+                status=503, headers={"Retry-After": "1"}, text="kwake gateway: routes not loaded yet\n"
+            )
         if path is None:
             return web.Response(status=404, text=f"kwake gateway: no route for host {host!r}\n")
         split = path.pick(rng.random())
