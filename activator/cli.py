@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from localkube.client import ApiClient, ConfigError, Connection, load_connection
 log = logging.getLogger("kwake.gateway")
 
 DEFAULT_PEERS_ENDPOINTS = "kwake-system/kwake-gateway-admin"
+# A worker that ran this long before dying is restarted at once; sooner, with a back-off.
+_WORKER_HEALTHY_S = 30.0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -164,27 +167,57 @@ def _access_log(target: str) -> ThreadedLineWriter | None:
 
 
 def _supervise(args: argparse.Namespace) -> int:
-    """Start one process per worker and pass SIGTERM/SIGINT on to them."""
-    children = [
-        subprocess.Popen([sys.executable, "-m", "activator.cli", *_worker_argv(args, i)])
-        for i in range(args.workers)
-    ]
+    """One process per worker, each a gateway replica on the shared ports. A worker that dies is
+    started again (at once after a healthy run, then backing off to 10 s, as gunicorn does), so
+    the replica count the others split capacity by stays true; SIGTERM/SIGINT go to every worker
+    and the parent exits once they all have."""
+    stopping = False
+    children: dict[int, subprocess.Popen[bytes]] = {}
+    started: dict[int, float] = {}
+    failures: dict[int, int] = {}
+    restart_at: dict[int, float] = {}
+
+    def start(index: int) -> None:
+        children[index] = subprocess.Popen(
+            [sys.executable, "-m", "activator.cli", *_worker_argv(args, index)]
+        )
+        started[index] = time.monotonic()
 
     def forward(signum: int, frame: object) -> None:
-        for child in children:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+    for index in range(args.workers):
+        start(index)
+    while not stopping:
+        now = time.monotonic()
+        for index, child in children.items():
+            if index in restart_at or child.poll() is None:
+                continue
+            healthy = now - started[index] >= _WORKER_HEALTHY_S
+            failures[index] = 0 if healthy else failures.get(index, 0) + 1
+            delay = 0.0 if failures[index] == 0 else min(10.0, 0.5 * 2 ** (failures[index] - 1))
+            log.warning(
+                "worker %d exited with %s; starting it again in %.1f s", index, child.returncode, delay
+            )
+            restart_at[index] = now + delay
+        for index, when in list(restart_at.items()):
+            if when <= now and not stopping:
+                del restart_at[index]
+                start(index)
+        time.sleep(0.1)
+    return max(child.wait() for child in children.values())
 
 
 def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
     argv = [
         f"--host={args.host}",
         f"--port={args.port}",
-        f"--static-routes={args.static_routes}",
         f"--queue-depth={args.queue_depth}",
         f"--drain-timeout={args.drain_timeout}",
         f"--drain-quiet={args.drain_quiet}",
@@ -195,6 +228,7 @@ def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
         f"--worker-index={index}",
     ]
     for flag, value in (
+        ("--static-routes", args.static_routes),
         ("--admin-port", args.admin_port),
         ("--kubeconfig", args.kubeconfig),
         ("--autoscaler-url", args.autoscaler_url),
