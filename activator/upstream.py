@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -250,6 +251,19 @@ class _Connection(asyncio.Protocol):
             and not self._chunks
         )
 
+    def dropped(self) -> bool:
+        """Whether the pod closed (or wrote to) this idle connection in a way the loop has not
+        read yet: an idle HTTP/1.1 connection has nothing to read, so anything readable means it
+        cannot carry a request (urllib3's is_connection_dropped does the same)."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
     def abort(self) -> None:
         self.closed = True
         # Whoever sent the request has given up on its answer: cancel the wait rather than let
@@ -344,7 +358,9 @@ class UpstreamPool:
             framing = "Transfer-Encoding: chunked"
         head = http1.encode_request_head(method, target, headers, framing)
         for attempt in (1, 2):
-            connection, reused = await self._acquire(pod)
+            # A bodiless request that meets a connection closed while idle is simply sent again;
+            # one with a body cannot be, so its connection is checked before use.
+            connection, reused = await self._acquire(pod, check_alive=body is not None)
             try:
                 connection.begin(method)
                 if body is None:
@@ -369,13 +385,17 @@ class UpstreamPool:
             return UpstreamResponse(self, connection, response_head)
         raise AssertionError("unreachable")
 
-    async def _acquire(self, pod: PodAddress) -> tuple[_Connection, bool]:
+    async def _acquire(self, pod: PodAddress, *, check_alive: bool = False) -> tuple[_Connection, bool]:
         while True:
             idle = self._idle.get(pod)
             now = time.monotonic()
             while idle:
                 connection = idle.pop()
-                if not connection.closed and now - connection.idle_since < self._idle_timeout:
+                if (
+                    not connection.closed
+                    and now - connection.idle_since < self._idle_timeout
+                    and (not check_alive or not connection.dropped())
+                ):
                     return connection, True
                 connection.abort()
             if self._open.get(pod, 0) < self._max_per_pod:

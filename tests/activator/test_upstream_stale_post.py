@@ -14,8 +14,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from activator.backends import PodAddress
 from activator.upstream import UpstreamPool
 
@@ -74,12 +72,6 @@ def _close_while_the_loop_waits(pod: ClosingPod) -> None:
     time.sleep(0.05)  # the FIN has reached this end's kernel
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activator/upstream.py UpstreamPool._acquire reuses an idle connection whose `closed` "
-    "flag the loop has not set yet; a zero-timeout readability (EOF) check before reuse, as "
-    "urllib3's is_connection_dropped does, would open a fresh one. Lead's file: reported, not edited.",
-)
 async def test_a_post_is_not_written_to_a_connection_the_pod_already_closed() -> None:
     pod = ClosingPod()
     pool = UpstreamPool()
