@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import pytest
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from activator.app import build_app
@@ -32,6 +32,7 @@ from tests.activator import objects as o
 from tests.activator.rawhttp import get, split_responses
 
 HOST = "a.default.example.com"
+HOST_B = "b.other.example.com"
 # Upper bound on one exchange: the header timeout and the revision timeout (1 s each) plus
 # room for a loaded machine.
 READ_BOUND_S = 4.0
@@ -40,14 +41,24 @@ QUIET_S = 0.2
 CONFIG = GatewayConfig(header_timeout_s=1.0, drain_timeout_s=1.0, connect_timeout_s=2.0)
 
 
+def _echo_app(tenant: str) -> web.Application:
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.Response(text=f"tenant {tenant} got {len(body)} bytes\n")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    return app
+
+
 class GatewayThread:
-    """A gateway and one pod on their own event loop, for blocking clients."""
+    """A gateway and two tenants' pods on their own event loop, for blocking clients."""
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-gateway", daemon=True)
         self._server: GatewayServer | None = None
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.port = 0
 
     def start(self) -> GatewayThread:
@@ -56,20 +67,21 @@ class GatewayThread:
         return self
 
     async def _start(self) -> None:
-        async def echo(request: web.Request) -> web.Response:
-            body = await request.read()
-            return web.Response(text=f"pod got {len(body)} bytes\n")
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", echo)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        ports = []
+        for tenant in ("A", "B"):
+            runner = web.AppRunner(_echo_app(tenant), access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self._runners.append(runner)
+            ports.append(site.port)
         objects = [
             o.ingress("a", [HOST], [o.path([o.split("a-00001", 100)])]),
-            o.endpoints("a-00001", [site.port]),
+            o.endpoints("a-00001", [ports[0]]),
             o.revision("a-00001", timeout_s=1),
+            o.ingress("b", [HOST_B], [o.path([o.split("b-00001", 100, "other")])], namespace="other"),
+            o.endpoints("b-00001", [ports[1]], namespace="other"),
+            o.revision("b-00001", timeout_s=1, namespace="other"),
         ]
         source = StaticRoutingSource(ClusterSnapshot.from_objects(objects))
         self._server = GatewayServer(build_app(CONFIG, source), port=0)
@@ -79,8 +91,8 @@ class GatewayThread:
     async def _stop(self) -> None:
         if self._server is not None:
             await self._server.drain()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in self._runners:
+            await runner.cleanup()
 
     def stop(self) -> None:
         try:
@@ -266,6 +278,47 @@ def test_fuzzed_requests_get_well_formed_answers_or_a_close(gateway: GatewayThre
 @given(data=st.binary(min_size=1, max_size=600))
 def test_random_bytes_get_well_formed_answers_or_a_close(gateway: GatewayThread, data: bytes) -> None:
     assert_answered_sanely(gateway.port, data, 1, ())
+    assert_alive(gateway.port)
+
+
+def _host_variants() -> st.SearchStrategy[str]:
+    base = st.sampled_from([HOST, HOST_B, "example.com", "other.example.com", "", "a", "b.other"])
+    flips = st.lists(st.booleans(), min_size=24, max_size=24)
+    junk = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
+
+    @st.composite
+    def variant(draw: st.DrawFn) -> str:
+        host = "".join(c.upper() if flip else c for c, flip in zip(draw(base), draw(flips) * 3, strict=False))
+        host = draw(junk) + host if draw(st.booleans()) else host
+        host += "." * draw(st.integers(0, 2))
+        if draw(st.booleans()):
+            host += ":" + draw(st.one_of(st.integers(0, 99999).map(str), junk))
+        return host + (draw(junk) if draw(st.booleans()) else "")
+
+    return variant()
+
+
+@FUZZ
+@given(host=_host_variants())
+def test_fuzzed_hosts_reach_a_tenant_only_by_its_own_name(gateway: GatewayThread, host: str) -> None:
+    received, _, _ = send(
+        gateway.port, get(HOST, "/").replace(f"Host: {HOST}".encode(), b"Host: " + host.encode()), 1
+    )
+    responses, _ = split_responses(received)
+    assert len(responses) <= 1
+    answered_by = responses[0].body[:8] if responses and responses[0].status == 200 else b""
+    # The documented rule: case-insensitive, what follows the last colon (the port) and
+    # trailing dots ignored, nothing else.
+    name = host.strip().lower()
+    name = name[: name.rfind(":")] if ":" in name else name
+    name = name.rstrip(".")
+    event(f"answered by {answered_by.decode() or 'no tenant'}")
+    if answered_by == b"tenant A":
+        assert name == HOST, host
+    elif answered_by == b"tenant B":
+        assert name == HOST_B, host
+    else:
+        assert name not in (HOST, HOST_B) or not responses or responses[0].status == 400, (host, responses)
     assert_alive(gateway.port)
 
 
