@@ -813,3 +813,36 @@ def test_response_framing_rules(head: bytes, chunked: bool, length: int | None, 
         length,
         keep_alive,
     )
+
+
+async def test_clients_that_leave_while_queued_never_reach_the_pod(
+    start_backend: StartBackend, start_gateway: StartGateway
+) -> None:
+    # 100 clients queue for a revision with no ready pod (containerConcurrency 1) and hang up.
+    # When a pod appears, none of them may be sent to it, and no slot may be left taken: the
+    # next client is served at once.
+    seen: list[Seen] = []
+    pod = await start_backend(_recording_app("A", seen))
+    routes = [
+        o.ingress("a", [HOST_A], [o.path([o.split("a-00001", 100)])]),
+        o.revision("a-00001", container_concurrency=1, timeout_s=30),
+    ]
+    gw = await start_gateway(*routes, o.endpoints("a-00001", [], not_ready=[pod.port]))
+    writers = []
+    for i in range(100):
+        _, writer = await asyncio.open_connection("127.0.0.1", gw.server.port)
+        writer.write(get(HOST_A, f"/gone-{i}", close=False))
+        writers.append(writer)
+    for writer in writers:
+        await writer.drain()
+    await asyncio.sleep(0.3)  # all of them parsed and queued
+    for writer in writers:
+        writer.close()
+    await asyncio.sleep(0.3)  # and all of them gone
+    gw.set_objects(*routes, o.endpoints("a-00001", [pod.port]))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    got = await exchange(gw.server.port, get(HOST_A, "/after"), read_for=10.0, until_responses=1)
+    assert [r.status for r in got.responses] == [200]
+    assert loop.time() - started < 3.0
+    assert [s.target for s in seen] == ["/after"]
