@@ -14,9 +14,11 @@
 #      that name, so the Dockerfile builds unchanged.
 #   3. docker build, passing this machine's pip setup (an http(s) index, the CA bundle) as
 #      build args.
-#   4. checks: --help of each component in a read-only container as 10001:10001, `id`, and a
-#      whole `kwake up -f examples/hello.yaml` curled from the host, in a read-only container and
-#      in a writable one whose `docker diff` must show nothing written outside /tmp.
+#   4. checks, in containers run as deploy/base's pods run: --help of each component, `id`; the
+#      hello example's container and a gateway container with its Deployment's arguments, as two
+#      pods (probes, hello through the gateway, exit 0 on SIGTERM); and a whole
+#      `kwake up -f examples/hello.yaml` curled from the host, in a read-only container and in a
+#      writable one whose `docker diff` must show nothing written outside /tmp.
 #   5. figures: build time, image size, cold `--help` time.
 #
 # Environment (all optional):
@@ -36,12 +38,17 @@ STANDIN=kwake-standin/python:3.11-bookworm
 STANDIN_LABEL=io.kwake.standin
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/kwake-dockerd.log}
 UP_CONTAINER=kwake-up-check-$$
+APP_CONTAINER=kwake-app-check-$$
+GATEWAY_CONTAINER=kwake-gateway-check-$$
 
 started_dockerd_pid=""
 BASE_SECONDS=""
 UP_SUMMARY=()
 rootfs=""
 up_started=""
+pods_started=""
+routes_dir=""
+PODS_SUMMARY=""
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -55,6 +62,12 @@ cleanup() {
     local status=$?
     if [[ -n $up_started ]]; then
         docker rm -f "$UP_CONTAINER" >/dev/null 2>&1 || true
+    fi
+    if [[ -n $pods_started ]]; then
+        docker rm -f "$APP_CONTAINER" "$GATEWAY_CONTAINER" >/dev/null 2>&1 || true
+    fi
+    if [[ -n $routes_dir ]]; then
+        rm -rf "$routes_dir"
     fi
     if [[ -n $rootfs && -d $rootfs ]]; then
         # debootstrap mounts /proc and /sys inside its target; never delete through a mount.
@@ -333,6 +346,82 @@ check_up() {
         "$root" "$body" "$seconds")" "                       $what")
 }
 
+# Two containers as a cluster would run two pods of this image: the hello example's container
+# (its `command` replaces the entry point) and the gateway with deploy/base/gateway.yaml's
+# arguments (bound to loopback, routes from a file instead of a cluster), probed on the paths its
+# Deployment probes, then asked for hello. Both must exit 0 on docker stop (SIGTERM).
+check_pods() {
+    local app_port gw_port admin_port ready="" body=""
+    app_port=$(free_port)
+    gw_port=$(free_port)
+    admin_port=$(free_port)
+    routes_dir=$(mktemp -d /tmp/kwake-routes.XXXXXX)
+    chmod 755 "$routes_dir" # the gateway runs as 10001 and reads it
+    cat >"$routes_dir/routes.yaml" <<YAML
+apiVersion: networking.internal.knative.dev/v1alpha1
+kind: Ingress
+metadata: {name: hello, namespace: default, generation: 1}
+spec:
+  rules:
+    - hosts: [hello.default.example.com]
+      visibility: ExternalIP
+      http:
+        paths:
+          - splits:
+              - {serviceName: hello-00001, serviceNamespace: default, servicePort: 80, percent: 100}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: hello-00001, namespace: default}
+subsets:
+  - addresses: [{ip: 127.0.0.1}]
+    ports: [{name: http, port: $app_port}]
+YAML
+    chmod 644 "$routes_dir/routes.yaml"
+    log "the hello container (python3 -m loadtests.apps.hello on :$app_port) and the gateway" \
+        "container (:$gw_port, admin :$admin_port), as two pods"
+    pods_started=1
+    docker run -d --name "$APP_CONTAINER" "${RUN_LIKE_PODS[@]}" --network host \
+        -e HOST=127.0.0.1 -e PORT="$app_port" --entrypoint python3 \
+        "$IMAGE" -m loadtests.apps.hello >/dev/null
+    docker run -d --name "$GATEWAY_CONTAINER" "${RUN_LIKE_PODS[@]}" --network host \
+        -v "$routes_dir:/routes:ro" -e POD_NAME=kwake-gateway-check \
+        "$IMAGE" gateway --host=127.0.0.1 --port="$gw_port" --admin-port="$admin_port" \
+        --gateway-id=kwake-gateway-check --drain-quiet=1 --drain-timeout=10 \
+        --static-routes=/routes/routes.yaml >/dev/null
+    for _ in $(seq 1 120); do
+        if curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$admin_port/ready" 2>/dev/null; then
+            ready=1
+            break
+        fi
+        [[ $(docker inspect -f '{{.State.Running}}' "$GATEWAY_CONTAINER") == true ]] || break
+        sleep 0.5
+    done
+    [[ -n $ready ]] || {
+        docker logs "$GATEWAY_CONTAINER" 2>&1 | tail -30 >&2
+        die "the gateway container never answered its readiness probe (/ready on the admin port)"
+    }
+    curl -fsS --max-time 5 "http://127.0.0.1:$admin_port/healthz" >/dev/null ||
+        die "the gateway container fails its liveness probe (/healthz on the admin port)"
+    body=$(curl -fsS --max-time 10 -H 'Host: hello.default.example.com' "http://127.0.0.1:$gw_port/" || true)
+    [[ $body == hello ]] || {
+        docker logs "$APP_CONTAINER" 2>&1 | tail -20 >&2
+        die "hello through the gateway container answered '$body'"
+    }
+    local container status
+    for container in "$GATEWAY_CONTAINER" "$APP_CONTAINER"; do
+        docker stop -t 20 "$container" >/dev/null
+        status=$(docker inspect -f '{{.State.ExitCode}}' "$container")
+        docker rm "$container" >/dev/null
+        [[ $status == 0 ]] || die "$container exited $status on docker stop"
+    done
+    pods_started=""
+    rm -rf "$routes_dir"
+    routes_dir=""
+    PODS_SUMMARY="  as two pods       gateway ready and live on its probes, hello through it; both exit 0 on SIGTERM"
+    log "gateway and hello containers: probes ok, hello answered, both stopped with exit 0"
+}
+
 mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 
 main() {
@@ -341,6 +430,7 @@ main() {
     ensure_base
     build_image
     check_image
+    check_pods
     if [[ -z ${SKIP_UP_CHECK:-} ]]; then
         check_up read-only
         check_up writable
@@ -354,6 +444,7 @@ kwake image $IMAGE
   --help, cold      ${HELP_SECONDS} s (whole docker run, as the pods run it)
   --help, warm      ${WARM_HELP_SECONDS} s (best of three)
   user              $ID_OUTPUT
+$PODS_SUMMARY
 EOF
     if ((${#UP_SUMMARY[@]})); then
         printf '%s\n' "${UP_SUMMARY[@]}"

@@ -102,7 +102,7 @@ def test_docs_describe_the_procedure() -> None:
 
 def test_sourcing_the_script_only_defines_functions() -> None:
     result = subprocess.run(
-        ["bash", "-c", f'source "{SCRIPT}" && declare -F main check_up ensure_dockerd'],
+        ["bash", "-c", f'source "{SCRIPT}" && declare -F main check_pods check_up ensure_dockerd'],
         env={"PATH": os.environ["PATH"]},
         capture_output=True,
         text=True,
@@ -110,5 +110,5 @@ def test_sourcing_the_script_only_defines_functions() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["main", "check_up", "ensure_dockerd"]
+    assert result.stdout.split() == ["main", "check_pods", "check_up", "ensure_dockerd"]
     assert result.stderr == ""  # no step ran: each one logs "==> ..." first
