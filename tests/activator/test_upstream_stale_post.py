@@ -1,11 +1,12 @@
 """A kept-alive connection that the pod closed while it sat idle must not carry a POST.
 
 When a pod dies, the kernel knows at once that its connections are closed; the gateway's event
-loop learns it only when it next reads them. A request taken from the pool in between is
+loop learns it only when it next reads them. A request taken from the pool in between would be
 written to a dead connection: the pod never sees it, but the gateway cannot tell, so a POST
-with a body gets 502 instead of going to a fresh connection (seen in tests/reliability:
-kill-one-pod-post and kill-revision count these as "stale"). Here the loop is held on purpose
-between the pod's close and the next request, which makes that window certain.
+with a body, which cannot be sent again, got 502 (seen in tests/reliability after a pod was
+killed). The pool now checks the socket before a request with a body takes an idle
+connection. Here the loop is held on purpose between the pod's close and the next request,
+which makes that window certain.
 """
 
 from __future__ import annotations
