@@ -12,8 +12,8 @@ Scenarios (`SCENARIOS`):
 * gateway-kill: SIGKILL the only gateway; kwake up restarts it. Connections refused while it is
   down and requests in flight on it are the only allowed failures; the new one rebuilds its
   routing before it answers (no 404 or 503 after the restart).
-* gateway-worker-kill: `--gateway-workers 2`, SIGKILL worker 1. The other keeps serving: no
-  refused connection; only requests in flight on (or queued for) the killed worker may fail.
+* gateway-worker-kill: `--gateway-workers 2`, SIGKILL worker 1. The other keeps serving: only
+  requests in flight on the killed worker may fail; the gateway starts the worker again.
 * gateway-drain: SIGTERM the gateway while it holds requests buffered for a revision at zero
   whose pod starts slowly: every buffered request is answered 200 before it exits.
 * autoscaler-restart: SIGKILL the autoscaler while a revision runs several pods; the Deployment
@@ -343,10 +343,12 @@ def gateway_kill(pace: Pace) -> Plan:
 
 
 def gateway_worker_kill(pace: Pace) -> Plan:
+    """Requests take 100 ms at the pod, so some are in flight on the killed worker."""
+
     async def run(up: KwakeUp) -> Tally:
         async with MemoryWatch(up) as memory:
 
-            async def fault(trace: Trace) -> tuple[float, int]:
+            async def fault(trace: Trace) -> tuple[float, float, int]:
                 await sleep_until(trace.start + pace.before)
                 gateway = component_pid(up, "gateway")
                 assert gateway is not None, "no gateway running"
@@ -354,25 +356,37 @@ def gateway_worker_kill(pace: Pace) -> Plan:
                 assert len(workers) == 2, f"expected 2 gateway workers, found {workers}"
                 kill(workers[1])
                 killed = time.perf_counter()
-                await asyncio.sleep(pace.after + 1.0)
-                return killed, len(gateway_workers(gateway))
+                back = float("nan")
+                while time.perf_counter() < killed + pace.after + 1.0:
+                    again = gateway_workers(gateway).get(1)
+                    if math.isnan(back) and again is not None and again != workers[1]:
+                        back = time.perf_counter() - killed
+                    await asyncio.sleep(0.02)
+                return killed, back, len(gateway_workers(gateway))
 
             phases = [Phase(pace.before + pace.after + 1.0, pace.rate)]
-            loaded = await with_load(up, phases, fault)
-            trace, (killed, alive) = loaded.trace, loaded.result
+            loaded = await with_load(up, phases, fault, path="/?sleep=100")
+            trace, (killed, back, alive) = loaded.trace, loaded.result
         tally = base_tally("gateway worker SIGKILL (1 of 2)", trace, memory)
-        at_kill, other = split_failures(trace, killed, killed + 0.5, frozenset({"reset", "502"}))
+        at_kill, other = split_failures(trace, killed, killed + 0.5, frozenset({"reset", "502", "connect"}))
         tally.allowed = sum(at_kill.values())
         recovered = first_ok_done(trace, killed)
         tally.recover_s = None if recovered is None else max(0.0, recovered - killed)
         tally.figures.update(
             {
-                "failed in flight on the killed worker": sum(at_kill.values()),
+                "in flight at the kill, failed": sum(by_cause(outcomes(trace, end=killed)).values()),
+                "sent after the kill, failed": sum(by_cause(outcomes(trace, killed)).values()),
+                "worker started again s": back,
                 "workers alive after": alive,
                 "resent on closed keep-alive": loaded.resent,
             }
         )
+        check_routes_rebuilt(tally, other)
         tally.check(other == {}, f"failures the kill does not explain (surviving worker?): {other}")
+        tally.check(
+            sum(by_cause(outcomes(trace, killed)).values()) == 0,
+            "a request sent after the kill failed: the surviving worker should have taken it",
+        )
         return tally
 
     return Plan("gateway-worker-kill", [hello("hello")], ["hello"], ["--gateway-workers", "2"], run)
