@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
@@ -60,7 +61,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the ports")
     parser.add_argument("--access-log", default="-", help="'-' for stdout, a file, or 'off'")
     parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop (default asyncio)"
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop (default auto: uvloop when installed, which costs less CPU per request)",
     )
     parser.add_argument(
         "--upstream-client",
@@ -102,12 +106,13 @@ def run(args: argparse.Namespace) -> int:
     )
     lines = _access_log(args.access_log)
     try:
-        if args.loop == "uvloop":
-            import uvloop  # noqa: PLC0415 - optional, and only this loop choice needs it
+        serve = _serve(args, config, ReplicaSlot(index, args.workers), lines, connection)
+        if _use_uvloop(args.loop):
+            import uvloop  # noqa: PLC0415 - optional (the `fast` extra)
 
-            uvloop.run(_serve(args, config, ReplicaSlot(index, args.workers), lines, connection))
+            uvloop.run(serve)
         else:
-            asyncio.run(_serve(args, config, ReplicaSlot(index, args.workers), lines, connection))
+            asyncio.run(serve)
     finally:
         if lines is not None:
             lines.close()
@@ -145,6 +150,12 @@ async def _serve(
     await server.drain()
     if client is not None:
         await client.close()
+
+
+def _use_uvloop(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "uvloop"
+    return importlib.util.find_spec("uvloop") is not None
 
 
 def _peer_policy(args: argparse.Namespace, slot: ReplicaSlot) -> PeerPolicy:
