@@ -27,10 +27,13 @@ class ClosingPod:
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
+        # Short accept timeouts, so that the thread notices `stop` (closing a listening socket
+        # from another thread does not wake an accept blocked on it).
+        self.listener.settimeout(0.05)
         self.address = PodAddress("127.0.0.1", self.listener.getsockname()[1])
         self.close_first = threading.Event()
         self.first_closed = threading.Event()
+        self.stopping = threading.Event()
         self.connections = 0
         self.thread = threading.Thread(target=self._serve, name="closing-pod", daemon=True)
         self.thread.start()
@@ -44,26 +47,38 @@ class ClosingPod:
             data += chunk
         conn.sendall(OK)
 
+    def _accept(self) -> socket.socket | None:
+        deadline = time.monotonic() + 10
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(10)
+            self.connections += 1
+            return conn
+        return None
+
     def _serve(self) -> None:
         try:
-            first, _ = self.listener.accept()
-            self.connections += 1
+            first = self._accept()
+            if first is None:
+                return
             self._answer(first)
             self.close_first.wait(10)
             first.close()
             self.first_closed.set()
-            while True:
-                conn, _ = self.listener.accept()
-                self.connections += 1
+            while (conn := self._accept()) is not None:
                 with conn:
                     self._answer(conn)
         except OSError:
             return
 
     def stop(self) -> None:
+        self.stopping.set()
         self.close_first.set()
-        self.listener.close()
         self.thread.join(timeout=10)
+        self.listener.close()
 
 
 def _close_while_the_loop_waits(pod: ClosingPod) -> None:
