@@ -40,6 +40,7 @@ DOCKERD_LOG=${DOCKERD_LOG:-/tmp/kwake-dockerd.log}
 UP_CONTAINER=kwake-up-check-$$
 APP_CONTAINER=kwake-app-check-$$
 GATEWAY_CONTAINER=kwake-gateway-check-$$
+AUTOSCALER_CONTAINER=kwake-autoscaler-check-$$
 
 started_dockerd_pid=""
 BASE_SECONDS=""
@@ -49,6 +50,9 @@ up_started=""
 pods_started=""
 routes_dir=""
 PODS_SUMMARY=""
+AUTOSCALER_SUMMARY=""
+kube_dir=""
+FAILURES=()
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -64,7 +68,10 @@ cleanup() {
         docker rm -f "$UP_CONTAINER" >/dev/null 2>&1 || true
     fi
     if [[ -n $pods_started ]]; then
-        docker rm -f "$APP_CONTAINER" "$GATEWAY_CONTAINER" >/dev/null 2>&1 || true
+        docker rm -f "$APP_CONTAINER" "$GATEWAY_CONTAINER" "$AUTOSCALER_CONTAINER" >/dev/null 2>&1 || true
+    fi
+    if [[ -n $kube_dir ]]; then
+        rm -rf "$kube_dir"
     fi
     if [[ -n $routes_dir ]]; then
         rm -rf "$routes_dir"
@@ -294,6 +301,57 @@ check_image() {
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
+# The autoscaler container with deploy/base/autoscaler.yaml's arguments (on loopback), against
+# the control plane of a running `kwake up` container: its probe must pass and it must exit 0
+# on SIGTERM. --dry-run keeps it from writing scales beside kwake up's own autoscaler. A wrong
+# exit is recorded, not fatal, so the other figures still print.
+check_autoscaler() {
+    local port status="" healthy=""
+    port=$(free_port)
+    kube_dir=$(mktemp -d /tmp/kwake-kube.XXXXXX)
+    # kwake up's kubeconfig (a token of this throwaway localkube), for user 10001 to read: by its
+    # group when this user may give files away (root), else by everyone for these few seconds.
+    docker exec "$UP_CONTAINER" cat /tmp/kwake/cluster/kubeconfig >"$kube_dir/kubeconfig"
+    if chgrp 10001 "$kube_dir" "$kube_dir/kubeconfig" 2>/dev/null; then
+        chmod 750 "$kube_dir" && chmod 640 "$kube_dir/kubeconfig"
+    else
+        chmod 755 "$kube_dir" && chmod 644 "$kube_dir/kubeconfig"
+    fi
+    log "the autoscaler container (:$port, --dry-run) against kwake up's control plane"
+    pods_started=1
+    docker run -d --name "$AUTOSCALER_CONTAINER" "${RUN_LIKE_PODS[@]}" --network host \
+        -e POD_IP=127.0.0.1 -v "$kube_dir:/kube:ro" \
+        "$IMAGE" autoscaler --host=127.0.0.1 --port="$port" --system-namespace=kwake-system \
+        --kubeconfig=/kube/kubeconfig --dry-run >/dev/null
+    for _ in $(seq 1 60); do
+        if curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then
+            healthy=1
+            break
+        fi
+        [[ $(docker inspect -f '{{.State.Running}}' "$AUTOSCALER_CONTAINER") == true ]] || break
+        sleep 0.5
+    done
+    sleep 2 # a watch or two against the API before it is stopped
+    docker stop -t 20 "$AUTOSCALER_CONTAINER" >/dev/null
+    status=$(docker inspect -f '{{.State.ExitCode}}' "$AUTOSCALER_CONTAINER")
+    if [[ -z $healthy ]]; then
+        docker logs "$AUTOSCALER_CONTAINER" 2>&1 | tail -30 >&2
+        die "the autoscaler container never passed its probe (/healthz)"
+    fi
+    if [[ $status == 0 ]]; then
+        AUTOSCALER_SUMMARY="  autoscaler pod    probe passed against kwake up's control plane; exit 0 on SIGTERM"
+    else
+        docker logs "$AUTOSCALER_CONTAINER" 2>&1 | tail -8 >&2
+        AUTOSCALER_SUMMARY="  autoscaler pod    probe passed against kwake up's control plane; EXIT $status on SIGTERM"
+        FAILURES+=("the autoscaler container exited $status on SIGTERM (its log's last lines above)")
+    fi
+    docker rm "$AUTOSCALER_CONTAINER" >/dev/null
+    pods_started=""
+    rm -rf "$kube_dir"
+    kube_dir=""
+    log "autoscaler container: probe ok, exit $status on docker stop"
+}
+
 # A whole kwake (localkube, operator, autoscaler, gateway, the hello pod) in one container on
 # the host network; HOST=127.0.0.1 keeps the pod on loopback, since the host's network is the
 # container's here. Run twice: with a read-only root as the pods run (it must serve), and with a
@@ -310,7 +368,7 @@ check_up() {
     up_started=1
     docker run -d --name "$UP_CONTAINER" "${flags[@]}" --network host \
         -e HOST=127.0.0.1 -v "$REPO/examples:/examples:ro" \
-        "$IMAGE" up -f /examples/hello.yaml --gateway-port "$port" >/dev/null
+        "$IMAGE" up -f /examples/hello.yaml --gateway-port "$port" --state-dir /tmp/kwake >/dev/null
     for _ in $(seq 1 120); do
         body=$(curl -fsS --max-time 5 -H 'Host: hello.default.localhost' "http://127.0.0.1:$port/" 2>/dev/null || true)
         [[ -n $body ]] && break
@@ -329,6 +387,9 @@ check_up() {
         curl -fsS --max-time 5 -H 'Host: hello.default.localhost' "http://127.0.0.1:$port/" >/dev/null && ok=$((ok + 1))
         sleep 1
     done
+    if [[ $root == read-only ]]; then
+        check_autoscaler
+    fi
     # Mount points (/tmp, /examples) show up as added directories; nothing else may.
     diff=$(docker diff "$UP_CONTAINER" | grep -v -E '^[AC] /(tmp|examples)$' || true)
     docker stop -t 20 "$UP_CONTAINER" >/dev/null
@@ -448,6 +509,14 @@ $PODS_SUMMARY
 EOF
     if ((${#UP_SUMMARY[@]})); then
         printf '%s\n' "${UP_SUMMARY[@]}"
+    fi
+    if [[ -n $AUTOSCALER_SUMMARY ]]; then
+        printf '%s\n' "$AUTOSCALER_SUMMARY"
+    fi
+    if ((${#FAILURES[@]})); then
+        printf '\nFAILED:\n' >&2
+        printf '  %s\n' "${FAILURES[@]}" >&2
+        return 1
     fi
 }
 
