@@ -2,12 +2,17 @@
 
 Each component runs in its own session (process group), so stopping it reaches every process it
 started; a component that ignores SIGTERM for `stop_seconds` is killed.
+
+With a records dir, each running component's pid (and start time, pids being reused) is kept
+there, so a kwake up started after a crash of the previous one can kill what it left running
+(`kill_leftovers`) instead of finding its ports taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -56,11 +61,61 @@ def kwake_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "serving.cli.main", *args]
 
 
+def _start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot), None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed one's sockets are closed either way)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def _kill_recorded(records: Path) -> list[tuple[str, int]]:
+    """SIGKILL every recorded component group still led by the same process; forget the records."""
+    killed: list[tuple[str, int]] = []
+    for path in sorted(records.glob("*.json")) if records.is_dir() else []:
+        try:
+            body = json.loads(path.read_text())
+            pid, ticks = int(body["pid"]), int(body["startTicks"])
+        except (OSError, ValueError, KeyError):
+            pid, ticks = 0, -1
+        if pid and _start_ticks(pid) == ticks:
+            _signal_group(pid, signal.SIGKILL)
+            killed.append((path.stem, pid))
+        path.unlink(missing_ok=True)
+    return killed
+
+
+async def kill_leftovers(records: Path, within: float = 5.0) -> list[str]:
+    """SIGKILL the process groups of components a crashed kwake up left running ("name (pid)").
+
+    SIGKILL, not SIGTERM: a localkube stopped gracefully would stop its pods, while one killed
+    leaves them for the next kubelet to adopt.
+    """
+    killed = _kill_recorded(records)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:  # gone (reaped by whoever adopted them): ports free
+        if not any(_running(pid) for _, pid in killed):
+            break
+        await asyncio.sleep(0.05)
+    return [f"{name} ({pid})" for name, pid in killed]
+
+
 class Supervisor:
-    def __init__(self, report: Callable[[str], None]) -> None:
+    def __init__(self, report: Callable[[str], None], records: Path | None = None) -> None:
         self._components: list[Component] = []
         self._stopping = False
         self._report = report
+        self._records = records
 
     async def start(self, component: Component) -> None:
         self._components.append(component)
@@ -81,6 +136,15 @@ class Supervisor:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         component.started_at = time.monotonic()
+        self._record(component)
+
+    def _record(self, component: Component) -> None:
+        if self._records is None or component.process is None:
+            return
+        self._records.mkdir(parents=True, exist_ok=True)
+        pid = component.process.pid
+        body = {"pid": pid, "startTicks": _start_ticks(pid) or 0}
+        (self._records / f"{component.name}.json").write_text(json.dumps(body))
 
     async def _watch_over(self, component: Component) -> None:
         # A crash after a healthy run is restarted at once: every second the gateway is down
@@ -116,6 +180,8 @@ class Supervisor:
         self._stopping = True
         for component in reversed(self._components):
             await self._stop(component)
+            if self._records is not None:
+                (self._records / f"{component.name}.json").unlink(missing_ok=True)
             if component._watch is not None:
                 component._watch.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
