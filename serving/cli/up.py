@@ -23,10 +23,11 @@ from typing import Any
 from localkube.client import ApiClient, ApiError, Resource, load_connection
 from serving.cli import bootstrap
 from serving.cli.manifests import ManifestError, ResourceMap, apply, load_manifests
-from serving.cli.supervisor import Component, Supervisor, kwake_argv
+from serving.cli.supervisor import Component, Supervisor, kill_leftovers, kwake_argv
 
 KSVC = Resource("serving.knative.dev", "v1", "services", True, "Service")
 READY_TIMEOUT_SECONDS = 180.0
+APPLY_RETRY_SECONDS = 30.0
 
 
 def default_state_dir() -> Path:
@@ -198,6 +199,9 @@ async def up(args: argparse.Namespace) -> int:
 
 
 async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) -> int:
+    left = await kill_leftovers(state / "components")
+    if left:
+        report(f"killed what a previous kwake up on {state} left running: {', '.join(left)}")
     if _port_in_use(args.gateway_port):
         report(f"port {args.gateway_port} on 127.0.0.1 is already in use; choose another with --gateway-port")
         return 1
@@ -215,7 +219,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    supervisor = Supervisor(report)
+    supervisor = Supervisor(report, state / "components")
     logs = state / "logs"
     cluster_dir = state / "cluster"
     kubeconfig = cluster_dir / "kubeconfig"
@@ -312,16 +316,32 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
     return code
 
 
+async def _apply_one(
+    client: ApiClient, resources: ResourceMap, manifest: Any, namespace: str, report: Reporter
+) -> str | None:
+    """Apply, retrying server-side failures for a while: on a state dir of an earlier run the
+    API server may call the previous operator's admission webhook until the new one registers
+    its own (500, failed calling webhook)."""
+    deadline = time.monotonic() + APPLY_RETRY_SECONDS
+    while True:
+        try:
+            return await apply(client, resources, manifest, namespace=namespace)
+        except ManifestError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, ApiError) and cause.status >= 500) or time.monotonic() > deadline:
+                report(f"not applied: {exc}")
+                return None
+        await asyncio.sleep(0.5)
+
+
 async def _apply_all(
     client: ApiClient, manifests: list[Any], namespace: str, report: Reporter
 ) -> list[tuple[str, str]]:
     resources = ResourceMap(client)
     services: list[tuple[str, str]] = []
     for manifest in manifests:
-        try:
-            outcome = await apply(client, resources, manifest, namespace=namespace)
-        except ManifestError as exc:
-            report(f"not applied: {exc}")
+        outcome = await _apply_one(client, resources, manifest, namespace, report)
+        if outcome is None:
             continue
         report(f"{manifest.kind.lower()}/{manifest.name} {outcome} ({manifest.source})")
         if manifest.kind == "Service" and str(manifest.body.get("apiVersion", "")).startswith(
