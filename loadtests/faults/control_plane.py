@@ -34,8 +34,11 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +50,7 @@ from loadtests.faults import stack
 from loadtests.faults.components import (
     MemoryWatch,
     component_pid,
+    component_pids,
     flag_value,
     gateway_workers,
     kill,
@@ -55,7 +59,7 @@ from loadtests.faults.components import (
 )
 from loadtests.faults.tally import Tally, Trace, cause, markdown, render
 from loadtests.generator import Outcome, Phase, Target, open_loop
-from loadtests.kwake import KSVC, PODAUTOSCALERS, KwakeUp, parse_queue_depth
+from loadtests.kwake import KSVC, PODAUTOSCALERS, ROOT, KwakeUp, parse_queue_depth
 from localkube.client import DEPLOYMENTS, PODS, ApiClient, ApiError, Resource, load_connection
 from serving.api import keys
 
@@ -757,6 +761,100 @@ def localkube_restart(pace: Pace, converge_within: float = 25.0) -> Plan:
     return Plan("localkube-restart", [service], ["hello"], [], run)
 
 
+def restart_up(up: KwakeUp, args: Sequence[str]) -> subprocess.Popen[bytes]:
+    """A new `kwake up` on the same manifests, state dir and gateway port as `up` (whose own
+    process is gone); `up.process` becomes the new one, so `up.stop()` stops it."""
+    output = up.output.with_name("up-again.log")
+    manifest = up.state.parent / "manifests.yaml"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving.cli.main", "up", "-f", str(manifest),
+             "--state-dir", str(up.state), "--gateway-port", str(up.port), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, stack.MARK: str(up.state)},
+        )  # fmt: skip
+    up.process, up.output = process, output
+    return process
+
+
+def up_crash(pace: Pace, ready_within: float = 30.0) -> Plan:
+    """SIGKILL `kwake up` itself (its components live on, orphaned), then start it again."""
+    service = hello("hello", {"autoscaling.knative.dev/min-scale": "2"})
+
+    async def run(up: KwakeUp) -> Tally:
+        async with MemoryWatch(up) as memory, api(up) as client:
+            before = await stack.pod_processes(client, "hello")
+            old_components = set(component_pids(up).values())
+
+            async def fault(trace: Trace) -> dict[str, Any]:
+                await sleep_until(trace.start + pace.before)
+                up.process.kill()
+                up.process.wait()
+                killed = time.perf_counter()
+                await asyncio.sleep(0.5)  # the orphaned gateway serves on meanwhile
+                restart_up(up, [])
+                started = time.perf_counter()
+                deadline = started + ready_within
+                text = ""
+                while time.perf_counter() < deadline and "service default/hello is Ready" not in text:
+                    text = up.output.read_text(errors="replace")
+                    if up.process.poll() is not None:
+                        raise RuntimeError(f"kwake up exited again:\n{text[-2000:]}")
+                    await asyncio.sleep(0.1)
+                ready = time.perf_counter()
+                listening = await wait_port(up.port, 5)
+                return {
+                    "killed": killed,
+                    "started": started,
+                    "ready": ready,
+                    "listening": listening,
+                    "log": text,
+                }
+
+            phases = [Phase(pace.before + 0.5 + ready_within / 2 + pace.after, pace.rate)]
+            loaded = await with_load(up, phases, fault)
+            trace, seen = loaded.trace, loaded.result
+        async with api(up) as again:  # the new kwake up's API server has a port of its own
+            after = await stack.pod_processes(again, "hello")
+        tally = base_tally("kwake up SIGKILL, started again", trace, memory)
+        killed, started = seen["killed"], seen["started"]
+        down, other = split_failures(
+            trace, started, seen["listening"] + EPSILON, frozenset({"reset", "connect"})
+        )
+        tally.allowed = sum(down.values())
+        failed_at = [o.done for _, o in trace.events if cause(o) is not None]
+        recovered = first_ok_done(trace, max(failed_at, default=killed))
+        tally.recover_s = None if recovered is None else recovered - killed
+        left_line = next((line for line in seen["log"].splitlines() if "left running: " in line), "")
+        adopted = {p.pid for p in after} & {p.pid for p in before}
+        leftovers = sorted(pid for pid in old_components if alive(pid))
+        tally.figures.update(
+            {
+                "old components killed by the new kwake up": left_line.split("left running: ")[-1] or "-",
+                "served by the orphaned gateway meanwhile": sum(
+                    1 for i, o in trace.events if killed <= i < started and cause(o) is None
+                ),
+                "refused or cut while the new kwake up started": sum(down.values()),
+                "new kwake up Ready s": seen["ready"] - started,
+                "pods before": len(before),
+                "pods adopted (same pid)": len(adopted),
+            }
+        )
+        check_routes_rebuilt(tally, other)
+        tally.check(other == {}, f"failures the restart does not explain: {other}")
+        tally.check(
+            "service default/hello is Ready" in seen["log"],
+            f"the new kwake up not Ready within {ready_within:.0f}s: {seen['log'][-1500:]}",
+        )
+        tally.check(leftovers == [], f"components of the crashed kwake up still running: {leftovers}")
+        tally.check(len(adopted) == len(before), f"adopted {len(adopted)} of {len(before)} pods")
+        return tally
+
+    return Plan("up-crash", [service], ["hello"], [], run)
+
+
 SCENARIOS: dict[str, Callable[[Pace], Plan]] = {
     "gateway-kill": gateway_kill,
     "gateway-worker-kill": gateway_worker_kill,
@@ -765,6 +863,7 @@ SCENARIOS: dict[str, Callable[[Pace], Plan]] = {
     "autoscaler-cold-start": autoscaler_cold_start,
     "operator-restart": operator_restart,
     "localkube-restart": localkube_restart,
+    "up-crash": up_crash,
 }
 
 

@@ -126,3 +126,19 @@ async def test_localkube_sigkill_keeps_serving_and_leaves_no_orphan(kwake_up: St
     assert tally.figures["pods adopted (same pid)"] == tally.figures["pods before"]
     assert tally.figures["old pod processes alive, not adopted"] == 0
     assert_passed(tally)
+
+
+async def test_kwake_up_sigkill_then_up_again_adopts_the_pods_and_kills_the_rest(
+    kwake_up: StartKwake,
+) -> None:
+    """SIGKILL `kwake up` itself: its components live on, orphaned (the old gateway keeps
+    serving). A new `kwake up` on the same state dir kills them (pids recorded in the state
+    dir), and its kubelet adopts the pods the old localkube left.
+
+    Allowed failures: connections refused or cut from the moment the new kwake up kills the old
+    gateway until its own listens (one gateway port). Afterwards every request 200; no process
+    of the old components left; every pod the same process as before.
+    """
+    tally = await run(kwake_up, control_plane.up_crash(control_plane.QUICK))
+    assert tally.figures["pods adopted (same pid)"] == tally.figures["pods before"] == 2
+    assert_passed(tally, ROUTES_NOT_REBUILT)
