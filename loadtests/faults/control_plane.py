@@ -26,6 +26,8 @@ Scenarios (`SCENARIOS`):
 * localkube-restart: SIGKILL localkube (API server, controllers, kubelet); the gateway keeps
   serving from what it knows; the new kubelet adopts the pod processes the old one left (same
   pids, no restart); a change made afterwards reaches every component.
+* up-crash: SIGKILL `kwake up` itself (its components live on, orphaned) and start it again on
+  the same state dir: it kills them, its kubelet adopts the pods, service is back in seconds.
 """
 
 from __future__ import annotations
