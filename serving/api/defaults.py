@@ -6,13 +6,14 @@ Source: knative/serving pkg/apis/serving/v1/{service,configuration,route,revisio
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from serving.api import keys
 from serving.api.config import Config
 from serving.api.kmeta import child_name
 from serving.api.types import user_container_index
+from serving.api.validation import shape
 
 
 def default_revision_spec(spec: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
@@ -130,6 +131,10 @@ def default_revision(body: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
 def set_user_info(body: Mapping[str, Any], old: Mapping[str, Any] | None, user: str) -> dict[str, Any]:
     """creator on create, lastModifier when the spec changes (Knative's SetUserInfo)."""
     out = copy.deepcopy(dict(body))
+    if not isinstance(out.get("metadata") or {}, Mapping) or not isinstance(
+        (out.get("metadata") or {}).get("annotations") or {}, Mapping
+    ):
+        return out  # the wrong shape: validation refuses it with its path
     meta = dict(out.get("metadata") or {})
     ann = dict(meta.get("annotations") or {})
     if old is None:
@@ -147,9 +152,25 @@ def set_user_info(body: Mapping[str, Any], old: Mapping[str, Any] | None, user: 
     return out
 
 
+Defaulter = Callable[[Mapping[str, Any], Config], dict[str, Any]]
+
+
+def _when_well_shaped(defaulter: Defaulter, expected: shape.Shape) -> Defaulter:
+    """The admission webhook defaults first and validates after: a body of the wrong shape (an
+    env entry that is a string) is passed on as it is, for validation to refuse with its path,
+    instead of failing the defaulting with a Python error and no path."""
+
+    def default(body: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
+        if shape.shape_errors(body, expected):
+            return copy.deepcopy(dict(body))
+        return defaulter(body, cfg)
+
+    return default
+
+
 DEFAULTERS = {
-    keys.SERVICE: default_service,
-    keys.CONFIGURATION: default_configuration,
-    keys.ROUTE: default_route,
-    keys.REVISION: default_revision,
+    keys.SERVICE: _when_well_shaped(default_service, shape.SERVICE),
+    keys.CONFIGURATION: _when_well_shaped(default_configuration, shape.CONFIGURATION),
+    keys.ROUTE: _when_well_shaped(default_route, shape.ROUTE),
+    keys.REVISION: _when_well_shaped(default_revision, shape.REVISION),
 }

@@ -171,7 +171,11 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         holder.server.stop()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(operations=OPERATIONS)
 def test_the_store_reads_back_exactly_what_was_acknowledged(
     running: Running, operations: list[tuple[Any, ...]]
