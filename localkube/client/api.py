@@ -34,6 +34,7 @@ import aiohttp
 from localkube.client import errors
 from localkube.client.config import Connection
 from localkube.client.resources import Resource
+from localkube.client.sessions import close_session
 from localkube.client.tasks import cancel_and_wait, create_guarded_task
 from localkube.client.watch import WatchEvent, decode_events
 
@@ -97,11 +98,7 @@ class ApiClient:
             await cancel_and_wait([warm])
         session, self._session = self._session, None
         if session is not None:
-            # Abort TLS at once: a graceful close waits on the peer, and a loop that ends right after
-            # (asyncio.run returning) would leave the sockets to the garbage collector.
-            if session.connector is not None:
-                await session.connector.close(abort_ssl=True)
-            await session.close()
+            await close_session(session)
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -19,6 +19,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from localkube import patch as patching
 from localkube import selectors
+from localkube.client.sessions import close_session
 from localkube.server import errors
 from localkube.server.review import AdmissionRequest
 from localkube.store.sqlite import Store
@@ -39,9 +40,7 @@ class WebhookAdmission:
     async def close(self) -> None:
         if self._session is not None:
             # Abort TLS connections rather than wait for a close_notify a stopped webhook never sends.
-            if self._session.connector is not None:
-                await self._session.connector.close(abort_ssl=True)
-            await self._session.close()
+            await close_session(self._session)
             self._session = None
 
     def _configs(self, group_resource: str) -> list[dict[str, Any]]:

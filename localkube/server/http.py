@@ -14,6 +14,7 @@ import yaml
 from aiohttp import ClientSession, ClientTimeout, web
 
 from localkube import selectors
+from localkube.client.sessions import close_session
 from localkube.server import discovery, errors, tables
 from localkube.server.api import Api, DeleteOptions, WriteOptions
 from localkube.server.resources import ResourceType
@@ -111,10 +112,7 @@ def build_app(api: Api, *, token: str = "") -> web.Application:
     async def session_ctx(app: web.Application) -> Any:
         app[SESSION_KEY] = ClientSession(timeout=ClientTimeout(total=None, sock_connect=5))
         yield
-        session = app[SESSION_KEY]
-        if session.connector is not None:
-            await session.connector.close(abort_ssl=True)
-        await session.close()
+        await close_session(app[SESSION_KEY])
 
     app.cleanup_ctx.append(session_ctx)
     app.router.add_route("*", "/{tail:.*}", dispatch)
