@@ -33,6 +33,7 @@ from tests.activator.rawhttp import get, split_responses
 
 HOST = "a.default.example.com"
 HOST_B = "b.other.example.com"
+HOST_RAW = "c.raw.example.com"
 # Upper bound on one exchange: the header timeout and the revision timeout (1 s each) plus
 # room for a loaded machine.
 READ_BOUND_S = 4.0
@@ -59,6 +60,9 @@ class GatewayThread:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fuzz-gateway", daemon=True)
         self._server: GatewayServer | None = None
         self._runners: list[web.AppRunner] = []
+        self._raw_pod: asyncio.Server | None = None
+        # What the raw pod (host HOST_RAW) answers to every request; set by a test before it asks.
+        self.raw_answer = b""
         self.port = 0
 
     def start(self) -> GatewayThread:
@@ -75,7 +79,12 @@ class GatewayThread:
             await site.start()
             self._runners.append(runner)
             ports.append(site.port)
+        self._raw_pod = await asyncio.start_server(self._answer_raw, "127.0.0.1", 0)
+        ports.append(self._raw_pod.sockets[0].getsockname()[1])
         objects = [
+            o.ingress("c", [HOST_RAW], [o.path([o.split("c-00001", 100)])]),
+            o.endpoints("c-00001", [ports[2]]),
+            o.revision("c-00001", timeout_s=1),
             o.ingress("a", [HOST], [o.path([o.split("a-00001", 100)])]),
             o.endpoints("a-00001", [ports[0]]),
             o.revision("a-00001", timeout_s=1),
@@ -88,11 +97,25 @@ class GatewayThread:
         await self._server.start()
         self.port = self._server.port
 
+    async def _answer_raw(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Reads one request head, writes `raw_answer` as it is, and closes."""
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.raw_answer)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
     async def _stop(self) -> None:
         if self._server is not None:
             await self._server.drain()
         for runner in self._runners:
             await runner.cleanup()
+        if self._raw_pod is not None:
+            self._raw_pod.close()
+            await self._raw_pod.wait_closed()
 
     def stop(self) -> None:
         try:
@@ -319,6 +342,65 @@ def test_fuzzed_hosts_reach_a_tenant_only_by_its_own_name(gateway: GatewayThread
         assert name == HOST_B, host
     else:
         assert name not in (HOST, HOST_B) or not responses or responses[0].status == 400, (host, responses)
+    assert_alive(gateway.port)
+
+
+STATUS_LINES = st.one_of(
+    st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.0 200 OK", b"HTTP/1.1 204 No Content", b"HTTP/1.1 304 x"]),
+    st.sampled_from(
+        [b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", b"HTTP/1.1 101 Switching", b"HTTP/1.1 -1 x"]
+    ),
+    st.binary(max_size=20).map(lambda b: b"HTTP/1.1 " + b),
+    st.binary(max_size=20),
+)
+POD_HEADERS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                b"Content-Length: 2",
+                b"Content-Length: 0",
+                b"Content-Length: 99",
+                b"Content-Length: -1",
+                b"Transfer-Encoding: chunked",
+                b"Transfer-Encoding: xchunked",
+                b"Connection: close",
+                b"Connection: keep-alive, X-A",
+                b"X-A: a\nB: b",
+                b"Set-Cookie: a=b",
+            ]
+        ),
+        st.binary(max_size=30),
+    ),
+    max_size=5,
+)
+POD_BODIES = st.one_of(
+    st.sampled_from([b"", b"ok", b"2\r\nok\r\n0\r\n\r\n", b"zz\r\n", b"okHTTP/1.1 200 OK\r\n\r\n"]),
+    st.binary(max_size=200),
+)
+
+
+@st.composite
+def pod_answers(draw: st.DrawFn) -> bytes:
+    lines = [draw(STATUS_LINES), *draw(POD_HEADERS)]
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
+    return eol.join(lines) + eol + eol + draw(POD_BODIES)
+
+
+@FUZZ
+@given(answer=pod_answers())
+def test_whatever_a_pod_answers_the_client_gets_well_formed_http(
+    gateway: GatewayThread, answer: bytes
+) -> None:
+    gateway.raw_answer = answer
+    received, closed, _ = send(gateway.port, get(HOST_RAW, "/"), 1)
+    responses, rest = split_responses(received)
+    event(f"client got {responses[0].status if responses else 'a close'}")
+    assert responses or closed, f"no answer and no close within {READ_BOUND_S} s"
+    if responses:
+        assert 100 <= responses[0].status < 600 and responses[0].status != 500, responses[0]
+        # A whole answer, or one cut short by the gateway when the pod failed mid-body.
+        assert rest == b"" or closed, rest[:200]
+        assert "B" not in responses[0].headers, "a bare LF in a pod header reached the client"
     assert_alive(gateway.port)
 
 
