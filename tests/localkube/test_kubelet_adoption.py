@@ -90,3 +90,26 @@ async def test_a_restarted_kubelet_adopts_running_pods_and_kills_deleted_ones(
         # Stopping the kubelet stops the adopted process like any other.
         assert process.session_members(kept_pid) == []
         assert process.GroupRecords(state_dir / "pids").all() == []
+
+
+async def test_an_adopted_process_that_dies_is_restarted_like_any_container(
+    apiserver: ThreadedApiServer, tmp_path: Path
+) -> None:
+    """Not its child, yet the new kubelet notices the adopted process end (it watches /proc)
+    and applies the restart policy: a new process, restartCount 1, Ready again."""
+    state_dir = tmp_path / "kubelet"
+    async with ApiClient(load_connection(apiserver.kubeconfig, environ={})) as client:
+        state = await _crashed_kubelet_pods(client, apiserver, state_dir)
+        (kept_pid,) = pids_of(await client.get(PODS, "kept", "default"))
+        await client.delete(PODS, "deleted", "default", grace_period_seconds=0)
+        _, stop, task = await start_kubelet(client, state_dir)
+        try:
+            await asyncio.sleep(0.5)  # adopted by now
+            process.signal_group(kept_pid, signal.SIGKILL)
+            pod = await state.until("kept", lambda p: ready(p) and pids_of(p) not in (set(), {kept_pid}))
+            assert container_status(pod)["restartCount"] == 1
+            assert container_status(pod)["lastState"]["terminated"]["containerID"] == f"process://{kept_pid}"
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        assert [pid for pid in state.pids if process.session_members(pid)] == []
