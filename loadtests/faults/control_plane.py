@@ -23,8 +23,8 @@ Scenarios (`SCENARIOS`):
   decisions resume.
 * autoscaler-cold-start: the first requests for a revision at zero arrive while the autoscaler
   is down (the gateway's poke is refused); all are answered 200 once the restarted one scales up.
-* operator-restart: SIGKILL the operator right after an update created the new Revision; no
-  duplicate Revision, no orphaned Deployment, Ready on the new Revision within seconds.
+* operator-restart: SIGKILL the operator right after an update created the new Revision (-late:
+  its Deployment); no duplicate Revision, no orphaned Deployment, Ready on it within seconds.
 * localkube-restart: SIGKILL localkube (API server, controllers, kubelet); the gateway keeps
   serving from what it knows; the new kubelet adopts the pod processes the old one left (same
   pids, no restart); a change made afterwards reaches every component.
@@ -71,6 +71,7 @@ SCENARIOS: dict[str, Callable[[Pace], Plan]] = {
     "autoscaler-restart": autoscaler_restart,
     "autoscaler-cold-start": autoscaler_cold_start,
     "operator-restart": operator_restart,
+    "operator-restart-late": lambda pace: operator_restart(pace, after="deployment"),
     "localkube-restart": localkube_restart,
     "up-crash": up_crash,
 }

@@ -65,7 +65,13 @@ async def _until_a_write_is_admitted(client: ApiClient, deadline: float) -> tupl
     raise TimeoutError(f"no Service write admitted ({refused} refused)")
 
 
-def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
+def operator_restart(pace: Pace, converge_within: float = 20.0, *, after: str = "revision") -> Plan:
+    """Kill the operator as soon as the update's Revision exists (`after="revision"`), or its
+    Deployment (`after="deployment"`: the Revision's children half made)."""
+    waited_for = (
+        (REVISIONS, "hello-00002") if after == "revision" else (DEPLOYMENTS, "hello-00002-deployment")
+    )
+
     async def run(up: KwakeUp) -> Tally:
         async with MemoryWatch(up) as memory, api(up) as client:
 
@@ -73,9 +79,9 @@ def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
                 await sleep_until(trace.start + pace.before)
                 await client.patch(KSVC, "hello", _template_env_patch("2"), "default")
                 patched = time.perf_counter()
-                while await client.get_or_none(REVISIONS, "hello-00002", "default") is None:
+                while await client.get_or_none(*waited_for, "default") is None:
                     if time.perf_counter() - patched > 10:
-                        raise TimeoutError("no hello-00002 within 10 s of the update")
+                        raise TimeoutError(f"no {waited_for[1]} within 10 s of the update")
                     await asyncio.sleep(0.005)
                 old = component_pid(up, "operator")
                 assert old is not None, "no operator running"
@@ -95,7 +101,7 @@ def operator_restart(pace: Pace, converge_within: float = 20.0) -> Plan:
             deployments = (await client.list(DEPLOYMENTS, "default"))["items"]
             autoscalers = (await client.list(PODAUTOSCALERS, "default"))["items"]
             services = (await client.list(K8S_SERVICES, "default"))["items"]
-        tally = base_tally("operator SIGKILL mid-reconcile", trace, memory)
+        tally = base_tally(f"operator SIGKILL once {waited_for[1]} exists", trace, memory)
         tally.recover_s = serving - killed
         names = sorted(r["metadata"]["name"] for r in revisions)
         uids = {r["metadata"]["uid"] for r in revisions}
