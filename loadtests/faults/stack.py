@@ -10,6 +10,7 @@ processes are found through the API: the kubelet writes `process://<pid>` as eac
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -199,3 +200,28 @@ def kill_group(pid: int) -> None:
     """SIGKILL the process group led by `pid` (a container and anything it started)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+async def wait_exited(pid: int, within: float = 5.0) -> float:
+    """Wall time at which `pid` has exited, zombie or reaped (a SIGKILLed process takes a while
+    to die, more on a loaded machine, and keeps its connections open until it has). A pidfd
+    turns readable at that moment, whoever its parent is."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return time.time()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(exited, within)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return time.time()
