@@ -63,8 +63,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
-        default="auto",
-        help="event loop (default auto: uvloop when installed, which costs less CPU per request)",
+        default="asyncio",
+        help="event loop: asyncio (default), uvloop, or auto (uvloop when installed)",
     )
     parser.add_argument(
         "--upstream-client",
