@@ -9,10 +9,10 @@ Run: `PORT=8080 python -m loadtests.apps.echo`.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
 from aiohttp import web
+
+from loadtests.apps.serve import run
 
 
 async def echo(request: web.Request) -> web.Response:
@@ -29,22 +29,8 @@ def build_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    runner = web.AppRunner(build_app(), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=1024).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main() -> None:
-    asyncio.run(serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))))
+    run(build_app)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ benchmark measures HTTP, not logging. Run: `PORT=8080 python -m loadtests.apps.h
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
 from aiohttp import web
+
+from loadtests.apps.serve import run
 
 
 async def hello(request: web.Request) -> web.Response:
@@ -26,23 +26,8 @@ def build_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    runner = web.AppRunner(build_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main() -> None:
-    asyncio.run(serve(os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))))
+    run(build_app)
 
 
 if __name__ == "__main__":

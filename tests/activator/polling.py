@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
+
+import aiohttp
 
 
 async def eventually(condition: Callable[[], bool], within: float = 15.0) -> None:
@@ -11,3 +14,23 @@ async def eventually(condition: Callable[[], bool], within: float = 15.0) -> Non
         # The gateway has no event for "n requests queued"; polling its state is the honest probe.
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def admin_ready(client: aiohttp.ClientSession, admin_port: int, within: float = 30.0) -> None:
+    """Until a gateway's admin `/ready` answers 200 (a cold start on a loaded machine is slow)."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                async with client.get(f"http://127.0.0.1:{admin_port}/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -15,15 +14,9 @@ import yaml
 
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, hello_app
+from tests.activator.polling import admin_ready, free_port
 
 HOST = "hello.default.example.com"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
@@ -39,7 +32,7 @@ async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
             ]
         )
     )
-    port, admin = _free_port(), _free_port()
+    port, admin = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,14 +46,7 @@ async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
     )
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(600):  # up to 30 s for a cold start on a loaded machine
-                try:
-                    async with session.get(f"http://127.0.0.1:{admin}/ready") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
+            await admin_ready(session, admin)
             async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": HOST}) as resp:
                 assert (resp.status, await resp.text()) == (200, "hello")
         process.send_signal(signal.SIGTERM)

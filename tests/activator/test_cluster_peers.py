@@ -9,7 +9,6 @@ as the Endpoints controller would list two gateway pods.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
@@ -25,6 +24,7 @@ from activator.subsetting import ReplicaSlot
 from localkube.client import ENDPOINTS, NAMESPACES, ApiClient, load_connection
 from localkube.server.runner import ThreadedApiServer
 from tests.activator import objects as o
+from tests.activator.polling import free_port
 from tests.serving.operator_harness import install_crds
 
 SYSTEM = "kwake-system"
@@ -74,12 +74,6 @@ def test_workers_of_each_pod_are_replicas_with_consecutive_admin_ports() -> None
     assert local.others == ("http://127.0.0.1:7000", "http://127.0.0.1:7002")
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _ready(ingress: Mapping[str, Any], generation: int) -> str | None:
     status = ingress.get("status") or {}
     if status.get("observedGeneration") != generation:
@@ -120,7 +114,7 @@ async def _wait_for(client: ApiClient, generation: int, want: str, within: float
 async def test_kingress_is_ready_only_once_every_listed_replica_serves_it(
     apiserver: ThreadedApiServer, client: ApiClient
 ) -> None:
-    ports = {"127.0.0.1": _free_port("127.0.0.1"), "127.0.0.2": _free_port("127.0.0.2")}
+    ports = {"127.0.0.1": free_port("127.0.0.1"), "127.0.0.2": free_port("127.0.0.2")}
     await client.create(ENDPOINTS, _admin_endpoints(ports), SYSTEM)
     async with AsyncExitStack() as stack:
         _, first = await _replica(stack, apiserver, "127.0.0.1", ports["127.0.0.1"])

@@ -22,6 +22,7 @@ from activator.server import GatewayServer
 from activator.source import Apply, ClusterSnapshot
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, hello_app
+from tests.activator.polling import admin_ready, free_port
 
 HOST = "hello.default.example.com"
 
@@ -37,13 +38,6 @@ class GatedSource:
         await self.release.wait()
         apply(self.snapshot)
         await asyncio.Event().wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _refused(port: int) -> bool:
@@ -64,7 +58,7 @@ async def test_the_data_port_opens_once_the_first_routes_are_applied(start_backe
             ]
         )
     )
-    port, admin = _free_port(), _free_port()
+    port, admin = free_port(), free_port()
     server = GatewayServer(build_app(GatewayConfig(), source), port=port, admin_port=admin)
     starting = asyncio.create_task(server.start())
     try:
@@ -117,18 +111,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def _wait_ready(client: aiohttp.ClientSession, admin: int, within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                async with client.get(f"http://127.0.0.1:{admin}/ready") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-
-
 @pytest.mark.slow
 async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     start_backend: StartBackend, tmp_path: Path
@@ -143,8 +125,8 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
             ]
         )
     )
-    port, admin = _free_port(), _free_port()
-    _free_port()  # admin + 1 is worker 1's; taken by chance only rarely
+    port, admin = free_port(), free_port()
+    free_port()  # admin + 1 is worker 1's; taken by chance only rarely
     parent = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -159,8 +141,8 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     )
     try:
         async with aiohttp.ClientSession() as client:
-            await _wait_ready(client, admin)
-            await _wait_ready(client, admin + 1)
+            await admin_ready(client, admin)
+            await admin_ready(client, admin + 1)
             workers = _children(parent.pid)
             assert len(workers) == 2
             victim = max(workers)
@@ -170,8 +152,8 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
             async with asyncio.timeout(30):
                 while len(now := _children(parent.pid)) < 2 or victim in now:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
-            await _wait_ready(client, admin)
-            await _wait_ready(client, admin + 1)
+            await admin_ready(client, admin)
+            await admin_ready(client, admin + 1)
             workers = _children(parent.pid)
         parent.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(parent.wait(), 30) == 0
