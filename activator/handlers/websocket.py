@@ -1,7 +1,9 @@
 """WebSocket (Upgrade) requests: a websocket to the pod, one to the client, frames pumped both ways.
 
-The pod's handshake answer decides: a refused connection is retried like any request; a pod that
-declines the upgrade has its status passed back. The pod slot stays held while the socket lives.
+A client handshake that is not valid is refused (400) before any pod is asked. Then the pod's
+handshake answer decides: a refused connection is retried like any request; a pod that declines
+the upgrade has its status passed back (with the gateway's own body: aiohttp's client keeps no
+body of a declined upgrade). The pod slot stays held while the socket lives.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ async def proxy_websocket(
     headers: CIMultiDict[str],
     ctx: RequestContext,
 ) -> web.StreamResponse:
+    if request.method != "GET" or not web.WebSocketResponse().can_prepare(request).ok:
+        # Refuse a handshake the client side could never complete before a pod is bothered
+        # (RFC 6455 4.1: a GET with Upgrade, Connection: Upgrade, a 16-byte key, version 13).
+        return web.Response(status=400, text="kwake gateway: not a valid websocket handshake\n")
     for name in list(headers.keys()):
         if name.lower() in _HANDSHAKE_HEADERS:
             del headers[name]
