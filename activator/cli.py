@@ -63,8 +63,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
-        default="asyncio",
-        help="event loop: asyncio (default), uvloop, or auto (uvloop when installed)",
+        default="auto",
+        help="event loop: auto (default: uvloop when installed), asyncio or uvloop",
     )
     parser.add_argument(
         "--upstream-client",
