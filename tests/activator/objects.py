@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 def split(revision: str, percent: int, namespace: str = "default") -> dict[str, Any]:
@@ -99,3 +102,11 @@ def revision(
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+def routes_file(file: Path, host: str, revision: str, pod_port: int) -> Path:
+    """A `--static-routes` file: one KIngress sending `host` to `revision`, served by one pod."""
+    name = revision.rsplit("-", 1)[0]
+    objects = [ingress(name, [host], [path([split(revision, 100)])]), endpoints(revision, [pod_port])]
+    file.write_text(yaml.safe_dump_all(objects))
+    return file

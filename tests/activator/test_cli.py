@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import aiohttp
-import yaml
 
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, hello_app
@@ -23,15 +22,7 @@ async def test_gateway_process_serves_static_routes_and_drains_on_sigterm(
     start_backend: StartBackend, tmp_path: Path
 ) -> None:
     pod = await start_backend(hello_app())
-    routes = tmp_path / "routes.yaml"
-    routes.write_text(
-        yaml.safe_dump_all(
-            [
-                o.ingress("hello", [HOST], [o.path([o.split("hello-00001", 100)])]),
-                o.endpoints("hello-00001", [pod.port]),
-            ]
-        )
-    )
+    routes = o.routes_file(tmp_path / "routes.yaml", HOST, "hello-00001", pod.port)
     port, admin = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,

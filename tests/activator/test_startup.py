@@ -14,7 +14,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 
 from activator.app import build_app
 from activator.config import GatewayConfig
@@ -116,15 +115,7 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
     start_backend: StartBackend, tmp_path: Path
 ) -> None:
     pod = await start_backend(hello_app())
-    routes = tmp_path / "routes.yaml"
-    routes.write_text(
-        yaml.safe_dump_all(
-            [
-                o.ingress("hello", [HOST], [o.path([o.split("hello-1", 100)])]),
-                o.endpoints("hello-1", [pod.port]),
-            ]
-        )
-    )
+    routes = o.routes_file(tmp_path / "routes.yaml", HOST, "hello-1", pod.port)
     port, admin = free_port(), free_port()
     free_port()  # admin + 1 is worker 1's; taken by chance only rarely
     parent = await asyncio.create_subprocess_exec(
