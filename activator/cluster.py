@@ -150,7 +150,10 @@ class ClusterRoutingSource:
             return False
         # This replica serves exactly what it just applied; the others say so on their admin port.
         own = {served_key(*_key(ingress)): _generation(ingress) for ingress in snapshot.ingresses}
-        reports = [own, *(await asyncio.gather(*(self._served(url) for url in peers.others)))]
+        answers = await asyncio.gather(*(self._served(url) for url in peers.others))
+        if peers.refused_means_absent:
+            answers = [answer for answer in answers if answer is not None]  # a down worker takes no traffic
+        reports = [own, *(answer or {} for answer in answers)]
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         waiting = False
         for ingress in todo:
@@ -170,13 +173,17 @@ class ClusterRoutingSource:
             self._written[key] = (generation, ready)
         return waiting
 
-    async def _served(self, admin_url: str) -> Mapping[str, int]:
-        """A peer's `/served` report; one that cannot be asked serves nothing yet."""
+    async def _served(self, admin_url: str) -> Mapping[str, int] | None:
+        """A peer's `/served` report; one that cannot be asked serves nothing yet; None when
+        nothing listens there (the connection is refused)."""
         assert self._session is not None
         try:
             async with self._session.get(f"{admin_url}/served") as response:
                 response.raise_for_status()
                 report = await response.json()
+        except aiohttp.ClientConnectorError as exc:
+            log.debug("gateway replica %s is not listening: %s", admin_url, exc)
+            return None if isinstance(exc.os_error, ConnectionRefusedError) else {}
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.debug("gateway replica %s cannot say what it serves: %s", admin_url, exc)
             return {}

@@ -32,6 +32,10 @@ class Peers:
     slot: ReplicaSlot = dataclasses.field(default_factory=ReplicaSlot)
     writes_status: bool = True
     others: tuple[str, ...] = ()
+    # Workers of one host: one whose admin port refuses connections is down, and so is its data
+    # side (one process), so it takes no traffic and need not serve anything. A pod listed ready
+    # in Endpoints that refuses is counted as serving nothing instead.
+    refused_means_absent: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +55,7 @@ class StaticPeers:
                 for i in range(self.count)
                 if i != self.index
             )
-        return Peers(ReplicaSlot(self.index, self.count), self.index == 0, others)
+        return Peers(ReplicaSlot(self.index, self.count), self.index == 0, others, refused_means_absent=True)
 
 
 @dataclasses.dataclass(frozen=True)

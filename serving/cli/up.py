@@ -82,6 +82,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_ports(count: int, attempts: int = 50) -> int:
+    """The first of `count` consecutive free ports (gateway worker i serves admin on first + i)."""
+    for _ in range(attempts):
+        first = _free_port()
+        if first + count <= 65536 and not any(_port_in_use(first + i) for i in range(1, count)):
+            return first
+    raise OSError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -242,7 +251,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
             await client.wait_until_reachable(30)
             await bootstrap.install(client)
             autoscaler_port = _free_port()
-            gateway_admin_port = _free_port()
+            gateway_admin_port = _free_ports(args.gateway_workers)
             components = [
                 Component(
                     "operator", kwake_argv("operator", "--kubeconfig", str(kubeconfig)), logs / "operator.log"

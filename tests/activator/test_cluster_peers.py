@@ -142,3 +142,24 @@ async def test_kingress_is_ready_only_once_every_listed_replica_serves_it(
         async with asyncio.timeout(10):
             while first.snapshot().slot != ReplicaSlot(0, 1):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
+
+
+async def test_a_worker_that_is_down_does_not_hold_back_ready(
+    apiserver: ThreadedApiServer, client: ApiClient
+) -> None:
+    """Workers of one host: worker 1's admin port refuses (it is down, so it takes no traffic
+    either); worker 0 alone decides. A pod listed in Endpoints that refuses holds Ready back
+    instead (the test above)."""
+    admin = free_port()
+    api = ApiClient(load_connection(str(apiserver.kubeconfig)))
+    source = ClusterRoutingSource(api, "kwake", StaticPeers(0, 2, admin_port=admin), retry_s=(0.02, 0.2))
+    server = GatewayServer(build_app(GatewayConfig(), source), admin_port=admin)
+    await server.start()
+    try:
+        await client.create(
+            KINGRESSES, o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
+        )
+        await _wait_for(client, 1, "True")
+    finally:
+        await server.drain()
+        await api.close()
