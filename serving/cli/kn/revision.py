@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from localkube.client import ApiClient, NotFound
+from localkube.client import ApiClient
 from serving.api import keys
 from serving.cli.kn import output
 from serving.cli.kn.session import (
@@ -14,6 +14,8 @@ from serving.cli.kn.session import (
     SERVICES,
     add_connection_flags,
     add_output_flag,
+    delete_named,
+    describe_one,
     meta,
     not_found,
     run_command,
@@ -174,29 +176,8 @@ def describe_text(rev: dict[str, Any], now: float) -> str:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    async def body(client: ApiClient, namespace: str) -> int:
-        try:
-            rev = await client.get(REVISIONS, args.name, namespace)
-        except NotFound:
-            raise not_found("revision", args.name, namespace, "revision") from None
-        print(output.dump(rev, args.output) if args.output else describe_text(rev, time.time()))
-        return 0
-
-    return run_command(args, body)
+    return describe_one(args, REVISIONS, "revision", describe_text)
 
 
 def _delete(args: argparse.Namespace) -> int:
-    async def body(client: ApiClient, namespace: str) -> int:
-        missing = []
-        for name in args.names:
-            try:
-                await client.delete(REVISIONS, name, namespace)
-            except NotFound:
-                missing.append(name)
-                continue
-            print(f"Revision '{name}' deleted in namespace '{namespace}'.")
-        if missing:
-            raise not_found("revision", ", ".join(missing), namespace, "revision")
-        return 0
-
-    return run_command(args, body)
+    return delete_named(args, REVISIONS, "revision")

@@ -6,9 +6,16 @@ import argparse
 import time
 from typing import Any
 
-from localkube.client import ApiClient, NotFound
+from localkube.client import ApiClient
 from serving.cli.kn import output
-from serving.cli.kn.session import ROUTES, add_connection_flags, add_output_flag, meta, not_found, run_command
+from serving.cli.kn.session import (
+    ROUTES,
+    add_connection_flags,
+    add_output_flag,
+    describe_one,
+    meta,
+    run_command,
+)
 
 ROUTE_HEADERS = ("NAME", "URL", "AGE", "CONDITIONS", "READY", "REASON")
 
@@ -97,12 +104,4 @@ def describe_text(route: dict[str, Any], now: float) -> str:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    async def body(client: ApiClient, namespace: str) -> int:
-        try:
-            route = await client.get(ROUTES, args.name, namespace)
-        except NotFound:
-            raise not_found("route", args.name, namespace, "route") from None
-        print(output.dump(route, args.output) if args.output else describe_text(route, time.time()))
-        return 0
-
-    return run_command(args, body)
+    return describe_one(args, ROUTES, "route", describe_text)

@@ -17,6 +17,7 @@ from serving.cli.kn.session import (
     CliError,
     add_connection_flags,
     add_output_flag,
+    delete_named,
     meta,
     not_found,
     run_command,
@@ -295,17 +296,4 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    async def body(client: ApiClient, namespace: str) -> int:
-        missing = []
-        for name in args.names:
-            try:
-                await client.delete(SERVICES, name, namespace)
-            except NotFound:
-                missing.append(name)
-                continue
-            print(f"Service '{name}' deleted in namespace '{namespace}'.")
-        if missing:
-            raise not_found("service", ", ".join(missing), namespace, "service")
-        return 0
-
-    return run_command(args, body)
+    return delete_named(args, SERVICES, "service")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
-from localkube.client import ApiClient, ApiError, ConfigError, Resource, load_connection
+from localkube.client import ApiClient, ApiError, ConfigError, NotFound, Resource, load_connection
 from serving.api import keys
+from serving.cli.kn import output
 
 SERVICES = Resource.custom(keys.SERVING_GROUP, keys.SERVING_VERSION, "services", keys.SERVICE)
 REVISIONS = Resource.custom(keys.SERVING_GROUP, keys.SERVING_VERSION, "revisions", keys.REVISION)
@@ -92,3 +94,38 @@ def run_command(args: argparse.Namespace, body: Body) -> int:
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
+
+
+def describe_one(
+    args: argparse.Namespace, resource: Resource, noun: str, text: Callable[[dict[str, Any], float], str]
+) -> int:
+    """`kwake NOUN describe NAME`: the object as text, or as yaml/json with `-o`."""
+
+    async def body(client: ApiClient, namespace: str) -> int:
+        try:
+            obj = await client.get(resource, args.name, namespace)
+        except NotFound:
+            raise not_found(noun, args.name, namespace, noun) from None
+        print(output.dump(obj, args.output) if args.output else text(obj, time.time()))
+        return 0
+
+    return run_command(args, body)
+
+
+def delete_named(args: argparse.Namespace, resource: Resource, noun: str) -> int:
+    """`kwake NOUN delete NAME...`: each deleted in turn; the ones not found named in one error."""
+
+    async def body(client: ApiClient, namespace: str) -> int:
+        missing = []
+        for name in args.names:
+            try:
+                await client.delete(resource, name, namespace)
+            except NotFound:
+                missing.append(name)
+                continue
+            print(f"{noun.capitalize()} '{name}' deleted in namespace '{namespace}'.")
+        if missing:
+            raise not_found(noun, ", ".join(missing), namespace, noun)
+        return 0
+
+    return run_command(args, body)
