@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from localkube.client import ENDPOINTS, AlreadyExists, ApiClient, Informer, NotFound, object_key
-from localkube.controllers import pods as podutil
 from localkube.controllers.endpoints_plan import (
     desired_subsets,
     endpoints_body,
     endpoints_patch,
     selector_of,
-    selects,
 )
-from localkube.controllers.runtime import KeyIndex, ReconcileLoop
+from localkube.controllers.runtime import ReconcileLoop
+from localkube.controllers.service_pods import SelectedPods
 
 Obj = dict[str, Any]
 
@@ -43,16 +41,14 @@ class EndpointsController:
     ) -> None:
         self._client = client
         self._services = services
-        self._pods = pods
         self._endpoints = endpoints
-        self._pods_by_namespace = KeyIndex()
         self._managed: set[str] = set()  # Services (keys) whose Endpoints this controller writes
         self.loop = ReconcileLoop("endpoints-controller", self.reconcile, workers=workers, logger=log)
         services.add_handlers(
             on_add=self._on_object, on_update=self._on_object_update, on_delete=self._on_object
         )
         endpoints.add_handlers(on_update=self._on_object_update, on_delete=self._on_object)
-        pods.add_handlers(on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod_delete)
+        self._selected = SelectedPods(services, pods, self.loop.queue.add)
 
     def start(self) -> None:
         self.loop.start()
@@ -68,34 +64,10 @@ class EndpointsController:
     async def _on_object_update(self, old: Obj, new: Obj) -> None:
         self.loop.queue.add(object_key(new))
 
-    def _enqueue_services_selecting(self, pod: Mapping[str, Any]) -> None:
-        namespace = podutil.meta(pod).get("namespace")
-        for service in self._services.items():
-            if podutil.meta(service).get("namespace") != namespace:
-                continue
-            selector = selector_of(service)
-            if selector is not None and selects(selector, pod):
-                self.loop.queue.add(object_key(service))
-
-    async def _on_pod(self, pod: Obj) -> None:
-        self._pods_by_namespace.set(object_key(pod), str(podutil.meta(pod).get("namespace") or ""))
-        self._enqueue_services_selecting(pod)
-
-    async def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        await self._on_pod(new)
-        if (podutil.meta(old).get("labels") or {}) != (podutil.meta(new).get("labels") or {}):
-            self._enqueue_services_selecting(old)
-
-    async def _on_pod_delete(self, pod: Obj) -> None:
-        self._pods_by_namespace.set(object_key(pod), None)
-        self._enqueue_services_selecting(pod)
-
     # --- reconcile -----------------------------------------------------------------------------
 
     def pods_in(self, namespace: str) -> list[Obj]:
-        return [
-            p for k in self._pods_by_namespace.get(namespace) if (p := self._pods.get_by_key(k)) is not None
-        ]
+        return self._selected.pods_in(namespace)
 
     async def reconcile(self, key: str) -> float | None:
         namespace, _, name = key.partition("/")

@@ -16,7 +16,7 @@ from typing import Any
 
 from localkube.client import ENDPOINT_SLICES, AlreadyExists, ApiClient, Informer, NotFound, object_key
 from localkube.controllers import pods as podutil
-from localkube.controllers.endpoints_plan import selector_of, selects
+from localkube.controllers.endpoints_plan import selector_of
 from localkube.controllers.endpointslice_plan import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -25,6 +25,7 @@ from localkube.controllers.endpointslice_plan import (
     slice_patch,
 )
 from localkube.controllers.runtime import KeyIndex, ReconcileLoop
+from localkube.controllers.service_pods import SelectedPods
 
 Obj = dict[str, Any]
 
@@ -59,9 +60,7 @@ class EndpointSliceController:
     ) -> None:
         self._client = client
         self._services = services
-        self._pods = pods
         self._slices = slices
-        self._pods_by_namespace = KeyIndex()
         self._slices_by_service = KeyIndex()
         self.loop = ReconcileLoop("endpointslice-controller", self.reconcile, workers=workers, logger=log)
         self._enqueue = functools.partial(self.loop.queue.add_after, delay=SLICE_BATCH_SECONDS)
@@ -71,7 +70,7 @@ class EndpointSliceController:
         slices.add_handlers(
             on_add=self._on_slice, on_update=self._on_slice_update, on_delete=self._on_slice_delete
         )
-        pods.add_handlers(on_add=self._on_pod, on_update=self._on_pod_update, on_delete=self._on_pod_delete)
+        self._selected = SelectedPods(services, pods, self._enqueue)
 
     def start(self) -> None:
         self.loop.start()
@@ -102,28 +101,6 @@ class EndpointSliceController:
         if key is not None:
             self._enqueue(key)
 
-    def _enqueue_services_selecting(self, pod: Mapping[str, Any]) -> None:
-        namespace = podutil.meta(pod).get("namespace")
-        for service in self._services.items():
-            if podutil.meta(service).get("namespace") != namespace:
-                continue
-            selector = selector_of(service)
-            if selector is not None and selects(selector, pod):
-                self._enqueue(object_key(service))
-
-    async def _on_pod(self, pod: Obj) -> None:
-        self._pods_by_namespace.set(object_key(pod), str(podutil.meta(pod).get("namespace") or ""))
-        self._enqueue_services_selecting(pod)
-
-    async def _on_pod_update(self, old: Obj, new: Obj) -> None:
-        await self._on_pod(new)
-        if (podutil.meta(old).get("labels") or {}) != (podutil.meta(new).get("labels") or {}):
-            self._enqueue_services_selecting(old)
-
-    async def _on_pod_delete(self, pod: Obj) -> None:
-        self._pods_by_namespace.set(object_key(pod), None)
-        self._enqueue_services_selecting(pod)
-
     # --- reconcile -----------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> float | None:
@@ -138,9 +115,7 @@ class EndpointSliceController:
             # Gone (the garbage collector takes owned slices too) or managed by hand: drop ours.
             await asyncio.gather(*(self._delete(name, namespace) for name in current))
             return None
-        pods = [
-            p for k in self._pods_by_namespace.get(namespace) if (p := self._pods.get_by_key(k)) is not None
-        ]
+        pods = self._selected.pods_in(namespace)
         desired = {s["metadata"]["name"]: s for s in desired_slices(service, pods)}
         await asyncio.gather(
             *(self._apply(body, current.get(name)) for name, body in desired.items()),
