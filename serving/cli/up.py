@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _free_ports(count: int, attempts: int = 50) -> int:
-    """The first of `count` consecutive free ports (gateway worker i serves admin on first + i)."""
+def _free_ports(count: int, avoid: Collection[int] = (), attempts: int = 50) -> int:
+    """The first of `count` consecutive free ports, none in `avoid` (ports chosen but not yet
+    bound); gateway worker i serves admin on first + i."""
     for _ in range(attempts):
         first = _free_port()
-        if first + count <= 65536 and not any(_port_in_use(first + i) for i in range(1, count)):
+        block = range(first, first + count)
+        if block[-1] < 65536 and not set(block) & set(avoid) and not any(_port_in_use(p) for p in block[1:]):
             return first
     raise OSError(f"no {count} consecutive free ports on 127.0.0.1")
 
@@ -251,7 +254,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
             await client.wait_until_reachable(30)
             await bootstrap.install(client)
             autoscaler_port = _free_port()
-            gateway_admin_port = _free_ports(args.gateway_workers)
+            gateway_admin_port = _free_ports(args.gateway_workers, avoid=(args.gateway_port, autoscaler_port))
             components = [
                 Component(
                     "operator", kwake_argv("operator", "--kubeconfig", str(kubeconfig)), logs / "operator.log"

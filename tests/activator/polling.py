@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import aiohttp
 
@@ -21,6 +21,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def free_ports(count: int, avoid: Collection[int] = ()) -> int:
+    """The first of `count` consecutive free ports, none in `avoid` (`--workers` admin ports)."""
+    for _ in range(50):
+        first = free_port()
+        block = range(first, first + count)
+        if set(block) & set(avoid):
+            continue
+        try:
+            for port in block[1:]:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise OSError(f"no {count} consecutive free ports")
 
 
 async def admin_ready(client: aiohttp.ClientSession, admin_port: int, within: float = 30.0) -> None:

@@ -21,7 +21,7 @@ from activator.server import GatewayServer
 from activator.source import Apply, ClusterSnapshot
 from tests.activator import objects as o
 from tests.activator.conftest import StartBackend, hello_app
-from tests.activator.polling import admin_ready, free_port
+from tests.activator.polling import admin_ready, free_port, free_ports
 
 HOST = "hello.default.example.com"
 
@@ -116,8 +116,8 @@ async def test_a_dead_worker_is_started_again_and_sigterm_stops_them_all(
 ) -> None:
     pod = await start_backend(hello_app())
     routes = o.routes_file(tmp_path / "routes.yaml", HOST, "hello-1", pod.port)
-    port, admin = free_port(), free_port()
-    free_port()  # admin + 1 is worker 1's; taken by chance only rarely
+    port = free_port()
+    admin = free_ports(2, avoid=(port,))  # worker i serves admin on admin + i
     parent = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
