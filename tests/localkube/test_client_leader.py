@@ -309,7 +309,9 @@ async def test_expiry_is_judged_by_our_clock_not_the_renew_time(client: ApiClien
         NS,
     )
     clock = Clock()
-    candidate = LeaderElector(client, name=LEASE, namespace=NS, identity="c", timings=QUICK, clock=clock)
+    # The clock is ours to move, so client-go's default timings: their 2 s retry period bounds
+    # each API round, which QUICK's 0.1 s did not leave enough for on a loaded machine.
+    candidate = LeaderElector(client, name=LEASE, namespace=NS, identity="c", clock=clock)
     assert await candidate.try_acquire_or_renew() == "follower"
     assert candidate.holder == "ghost"
     clock.now += 14.9
