@@ -19,7 +19,9 @@ from loadtests.faults import control_plane
 from loadtests.faults.tally import Tally, render
 from tests.reliability.conftest import StartKwake
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+# A whole kwake up per test: its own start is bounded at 120 s (stack.start), so the test must
+# outlast that to report why it did not start rather than a bare timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 # The gateway bug a restarted gateway shows: activator/cli.py opens the data port before the
 # cluster routing source has synced, so a request in that moment gets 404 for a known host.
 ROUTES_NOT_REBUILT = {control_plane.ROUTES_NOT_REBUILT: "gateway answers before its routes synced"}

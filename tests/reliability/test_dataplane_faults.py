@@ -18,7 +18,9 @@ from loadtests.faults import dataplane
 from loadtests.faults.tally import Tally, render
 from tests.reliability.conftest import StartKwake
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+# A whole kwake up per test: its own start is bounded at 120 s (stack.start), so the test must
+# outlast that to report why it did not start rather than a bare timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 async def _run(kwake_up: StartKwake, scenario: dataplane.Scenario) -> Tally:
