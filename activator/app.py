@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from activator.access_lines import LineSink
 from activator.config import GatewayConfig
+from activator.deadlines import DeadlineWatch
 from activator.handlers.access_log import access_log_observer
 from activator.handlers.chain import checked, observed
 from activator.handlers.concurrency import concurrency_handler
@@ -73,7 +74,8 @@ class GatewayApp:
         self._sink_factory = sink_factory
         self._tasks = TaskGroup()
         self.poker = Poker(NullStatsSink(), self._tasks, config.poke_interval_s, clock)
-        self._proxy = Proxy(config)
+        self.deadlines = DeadlineWatch()
+        self._proxy = Proxy(config, self.deadlines)
         self._session: aiohttp.ClientSession | None = None
         self._pool: UpstreamPool | None = None
         self.handler: Handler = _compose(self, rng, clock, access_log)
@@ -90,12 +92,11 @@ class GatewayApp:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout_s),
         )
         self._proxy.session = self._session
-        if config.upstream_client == "pool":
-            self._pool = UpstreamPool(
-                config.connect_timeout_s, config.upstream_idle_timeout_s, config.max_connections_per_pod
-            )
-            self._proxy.pool = self._pool
-            self._tasks.spawn(_sweep(self._pool, config.upstream_idle_timeout_s / 2), name="upstream sweeper")
+        self._pool = UpstreamPool(
+            config.connect_timeout_s, config.upstream_idle_timeout_s, config.max_connections_per_pod
+        )
+        self._proxy.pool = self._pool
+        self._tasks.spawn(_sweep(self._pool, config.upstream_idle_timeout_s / 2), name="upstream sweeper")
         sink = self._sink_factory(self._session) if self._sink_factory else NullStatsSink()
         self.poker.sink = sink
         self._tasks.spawn(self._source.run(self.state.apply), name="routing source")
@@ -103,6 +104,7 @@ class GatewayApp:
 
     async def close(self) -> None:
         await self._tasks.close()
+        self.deadlines.close()
         if self._pool is not None:
             self._pool.close()
         if self._session is not None:

@@ -67,12 +67,6 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="event loop: auto (default: uvloop when installed), asyncio or uvloop",
     )
     parser.add_argument(
-        "--upstream-client",
-        choices=("pool", "session"),
-        default="pool",
-        help="HTTP to pods: the keep-alive pool (default) or aiohttp's ClientSession",
-    )
-    parser.add_argument(
         "--pod-ip",
         default=os.environ.get("POD_IP") or None,
         help="this replica's IP in --peers-endpoints (default: $POD_IP)",
@@ -102,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
         queue_depth=args.queue_depth,
         drain_timeout_s=args.drain_timeout,
         drain_quiet_s=args.drain_quiet,
-        upstream_client=args.upstream_client,
     )
     lines = _access_log(args.access_log)
     try:
@@ -235,7 +228,6 @@ def _worker_argv(args: argparse.Namespace, index: int) -> list[str]:
         f"--workers={args.workers}",
         f"--access-log={args.access_log}",
         f"--loop={args.loop}",
-        f"--upstream-client={args.upstream_client}",
         f"--worker-index={index}",
     ]
     for flag, value in (

@@ -41,9 +41,6 @@ class GatewayConfig:
     # Bodies with a known length up to this size are buffered instead of streamed (cheaper).
     buffer_small_bodies_bytes: int = 64 * 1024
     ingress_class: str = INGRESS_CLASS
-    # "pool": the gateway's own keep-alive HTTP/1.1 pool; "session": aiohttp's ClientSession
-    # (slower; kept for comparison). Websockets always use the session.
-    upstream_client: str = "pool"
     # Idle upstream connections are closed after this long.
     upstream_idle_timeout_s: float = 30.0
     # Open connections per pod; requests beyond wait for one (a release of 10 000 queued

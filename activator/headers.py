@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from activator.handlers.exchange import Headers
 from activator.routing import NAMESPACE_HEADER, REVISION_HEADER
 
 HOP_BY_HOP = frozenset(
@@ -48,7 +49,7 @@ def _connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> fro
 
 
 def upstream_headers(
-    incoming: CIMultiDictProxy[str],
+    incoming: Headers,
     *,
     peer: str | None,
     scheme: str,
@@ -96,6 +97,6 @@ def _forwarded_element(peer: str | None, host: str, scheme: str) -> str:
     return ";".join(parts)
 
 
-def header_bytes(headers: CIMultiDictProxy[str]) -> int:
+def header_bytes(headers: Headers) -> int:
     """Approximate size of the header block as sent (name, ': ', value, CRLF)."""
     return sum(len(k) + len(v) + 4 for k, v in headers.items())

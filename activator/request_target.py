@@ -19,7 +19,7 @@ connection closed. Asterisk-form (`OPTIONS *`) is left as it is.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import HttpVersion10, StreamReader, web
 from aiohttp.abc import AbstractStreamWriter
@@ -27,8 +27,6 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
-
-from activator.handlers.context import Handler
 
 _WEB_SCHEMES = ("http", "https")
 
@@ -92,24 +90,3 @@ def request_factory(loop: asyncio.AbstractEventLoop) -> RequestFactory:
         return web.BaseRequest(message, payload, protocol, writer, task, loop)
 
     return make
-
-
-async def _refuse(status: int, text: str) -> web.StreamResponse:
-    response = web.Response(status=status, text=f"kwake gateway: {text}\n")
-    # What follows on the connection is not HTTP/1.1 this gateway reads (tunnel bytes, frames).
-    response.force_close()
-    return response
-
-
-def edge_handler(handler: Handler) -> Handler:
-    """Answers the requests `request_factory` refused; the rest go down the chain. A plain
-    function returning the awaitable, so no coroutine frame is added per request."""
-
-    def serve(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
-        # An exact type test: BaseRequest is an ABC (a MutableMapping), so isinstance takes
-        # abc's slow path on every request.
-        if type(request) is RefusedRequest:
-            return _refuse(*request.refusal)
-        return handler(request)
-
-    return serve

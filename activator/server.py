@@ -14,8 +14,10 @@ import logging
 from aiohttp import web
 
 from activator import admission
+from activator.aiohttp_edge import aiohttp_handler
 from activator.app import GatewayApp, build_admin_app
-from activator.request_target import edge_handler, request_factory
+from activator.fastlane import FastLane
+from activator.request_target import request_factory
 
 log = logging.getLogger("kwake.gateway")
 
@@ -34,8 +36,10 @@ class GatewayServer:
         config = gateway.config
         self._host, self._port, self._admin_port = host, port, admin_port
         self._reuse_port = reuse_port
-        server = web.Server(
-            edge_handler(gateway.handler),
+        # The data port's own HTTP/1.1 server serves plain requests; it hands other connections
+        # to aiohttp's (see fastlane and aiohttp_edge).
+        self._aiohttp = web.Server(
+            aiohttp_handler(gateway.handler),
             # Absolute-form targets are routed by their own authority, as RFC 9112 and Envoy do;
             # CONNECT and HTTP versions other than 1.x are refused (see request_target).
             request_factory=request_factory(asyncio.get_running_loop()),
@@ -51,16 +55,17 @@ class GatewayServer:
             max_line_size=max(8190, config.max_header_bytes),
             max_field_size=max(8190, config.max_header_bytes),
         )
-        self._runner = web.ServerRunner(server, access_log=None, shutdown_timeout=config.drain_timeout_s)
+        self._lane = FastLane(gateway.handler, self._aiohttp, config)
         self._admin_runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._listener: asyncio.Server | None = None
+        self._bound_port: int | None = None
         self._admin_site: web.TCPSite | None = None
         self._drained = False
 
     @property
     def port(self) -> int:
-        assert self._site is not None, "started"
-        return self._site.port
+        assert self._bound_port is not None, "started"
+        return self._bound_port
 
     @property
     def admin_port(self) -> int | None:
@@ -83,13 +88,13 @@ class GatewayServer:
             await asyncio.wait_for(state.first_sync.wait(), timeout)
         except TimeoutError:
             log.warning("no routes after %.0f s; serving anyway (503 until they arrive)", timeout)
-        await self._runner.setup()
+        self._lane.start()
         # A burst of new connections (200 clients at once) must not overflow the accept queue:
         # a dropped SYN costs the client a one-second retransmit.
-        self._site = web.TCPSite(
-            self._runner, self._host, self._port, reuse_port=self._reuse_port, backlog=4096
+        self._listener = await asyncio.get_running_loop().create_server(
+            self._lane, self._host, self._port, reuse_port=self._reuse_port, backlog=4096
         )
-        await self._site.start()
+        self._bound_port = int(self._listener.sockets[0].getsockname()[1])
 
     def _shed_queued(self) -> None:
         for revision in self.gateway.state.revisions.values():
@@ -107,7 +112,10 @@ class GatewayServer:
         shed_at = max(0.0, config.drain_timeout_s - min(1.0, config.drain_timeout_s / 4))
         shedder = asyncio.get_running_loop().call_later(shed_at, self._shed_queued)
         try:
-            await self._runner.cleanup()
+            if self._listener is not None:
+                self._listener.close()
+            timeout = config.drain_timeout_s
+            await asyncio.gather(self._lane.shutdown(timeout), self._aiohttp.shutdown(timeout))
         finally:
             shedder.cancel()
             await self.gateway.close()

@@ -292,8 +292,12 @@ class UpstreamResponse:
         self.content_length = head.content_length if not head.chunked else None
 
     async def read(self) -> bytes:
-        parts = [chunk async for chunk in self.iter_chunks()]
-        return b"".join(parts)
+        connection = self._connection
+        assert connection is not None, "body already released"
+        parts = []
+        while chunk := await connection.next_chunk():
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         connection = self._connection

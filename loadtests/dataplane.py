@@ -341,7 +341,6 @@ def start_gateway(
     workers: int,
     access_log: str,
     admin_port: int | None = None,
-    upstream_client: str = "pool",
 ) -> Target:
     port = _free_port()
     argv = [
@@ -355,7 +354,6 @@ def start_gateway(
         f"--workers={workers}",
         f"--access-log={access_log}",
         "--drain-timeout=5",
-        f"--upstream-client={upstream_client}",
     ]
     if admin_port is not None:
         argv.append(f"--admin-port={admin_port}")
@@ -365,7 +363,6 @@ def start_gateway(
     name = (
         f"gateway {loop}"
         + (f" x{workers}" if workers > 1 else "")
-        + ("" if upstream_client == "pool" else " session")
         + ("" if access_log != "off" else " nolog")
     )
     return Target(name, port, HOST, process)
@@ -608,8 +605,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda: start_nginx(workdir, app_port),
         ]
         for spec in args.gateways:
-            shape, _, client = spec.partition("-")
-            loop, _, workers = shape.partition("x")
+            loop, _, workers = spec.partition("x")
             access_log = str(workdir / "access.log") if not args.no_access_log else "off"
             targets.append(
                 functools.partial(
@@ -619,7 +615,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     loop,
                     int(workers or 1),
                     access_log,
-                    upstream_client=client or "pool",
                 )
             )
         # Rounds interleave the targets, so that drift in what else runs on the machine hits
@@ -673,9 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--gateways",
         nargs="+",
-        default=["asyncio", "uvloop", "asynciox2", "asyncio-session"],
-        help="gateway configurations LOOP[xWORKERS][-session] (default: asyncio uvloop asynciox2"
-        " asyncio-session)",
+        default=["asyncio", "uvloop", "uvloopx2"],
+        help="gateway configurations LOOP[xWORKERS] (default: asyncio uvloop uvloopx2)",
     )
     parser.add_argument("--no-access-log", action="store_true", help="run the gateway without access log")
     parser.add_argument("--queued", type=int, default=10_000, help="requests to queue at zero (0 skips)")

@@ -13,12 +13,11 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
+from activator.handlers.context import Handler, RequestContext
+from activator.handlers.exchange import Exchange, Reply
 
-from activator.handlers.context import CONTEXT, Handler, RequestContext
-
-Check = Callable[[web.BaseRequest], web.StreamResponse | None]
-Observer = Callable[[web.BaseRequest, RequestContext, int, int, float], None]
+Check = Callable[[Exchange], Reply | None]
+Observer = Callable[[Exchange, RequestContext, int, int, float], None]
 
 CLIENT_CLOSED = 499
 
@@ -32,7 +31,7 @@ def checked(checks: Sequence[Check], next_handler: Handler) -> Handler:
     """Runs the checks in order; the first that answers ends the request."""
     checks = tuple(checks)
 
-    async def run_checks(request: web.BaseRequest) -> web.StreamResponse:
+    async def run_checks(request: Exchange) -> Reply:
         for check in checks:
             response = check(request)
             if response is not None:
@@ -56,7 +55,7 @@ def observed(
     """
     first, observers = tuple(first), tuple(observers)
 
-    async def observe(request: web.BaseRequest) -> web.StreamResponse:
+    async def observe(request: Exchange) -> Reply:
         for check in first:
             early = check(request)
             if early is not None:
@@ -64,17 +63,14 @@ def observed(
         ctx = RequestContext(
             request_id=request.headers.get("X-Request-Id") or new_request_id(rng), started=clock()
         )
-        request[CONTEXT] = ctx
+        request.ctx = ctx
         status, size = 500, 0
         try:
-            response = await next_handler(request)
-            # A buffered response is written after this returns: its declared length is its size.
-            status = response.status
-            size = response.body_length or response.content_length or 0
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
+            reply = await next_handler(request)
+            # A whole reply is written after this returns: its body is its size.
+            status = reply.status
+            size = reply.size if reply.sent else len(reply.body)
+            return reply
         except asyncio.CancelledError:
             status = CLIENT_CLOSED
             raise

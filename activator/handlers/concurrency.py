@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiohttp import web
-
-from activator.handlers.context import CONTEXT, Handler
+from activator.handlers.context import Handler
+from activator.handlers.exchange import Exchange, Reply
 
 
 def concurrency_handler(clock: Callable[[], float], next_handler: Handler) -> Handler:
-    async def count(request: web.BaseRequest) -> web.StreamResponse:
-        revision = request[CONTEXT].revision
+    async def count(request: Exchange) -> Reply:
+        revision = request.ctx.revision
         assert revision is not None, "the routing handler runs first"
         recorder = revision.recorder
         recorder.start(clock())

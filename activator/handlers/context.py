@@ -1,13 +1,12 @@
-"""What the handlers learn about a request as it goes down the chain, kept on the request."""
+"""What the handlers learn about a request as it goes down the chain, kept on its exchange."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
-
 from activator.backends import PodAddress
+from activator.handlers.exchange import Exchange, Reply
 from activator.routing import Path, Split
 from activator.state import RevisionState
 
@@ -29,10 +28,8 @@ class RequestContext:
     idle_timeout: float = 0.0
 
 
-CONTEXT = web.RequestKey("kwake_request_context", RequestContext)
-
 # One link of the chain: Knative's activator composes http.Handlers the same way.
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Handler = Callable[[Exchange], Awaitable[Reply]]
 
 
 class PodRefusedError(Exception):

@@ -6,10 +6,11 @@ count passes the limit before the pod has answered.
 
 from __future__ import annotations
 
-from aiohttp import StreamReader, web
+from aiohttp import StreamReader
 
 from activator.config import GatewayConfig
 from activator.handlers.chain import Check
+from activator.handlers.exchange import Exchange, Reply, text_reply
 from activator.headers import header_bytes
 
 
@@ -18,12 +19,12 @@ class BodyTooLargeError(Exception):
 
 
 def limits_check(config: GatewayConfig) -> Check:
-    def limits(request: web.BaseRequest) -> web.StreamResponse | None:
+    def limits(request: Exchange) -> Reply | None:
         if header_bytes(request.headers) > config.max_header_bytes:
-            return web.Response(status=431, text="request header fields too large")
+            return text_reply(431, "request header fields too large")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
-            return web.Response(status=413, text=f"request body over {config.max_body_bytes} bytes")
+            return text_reply(413, f"request body over {config.max_body_bytes} bytes")
         return None
 
     return limits

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from activator.handlers.chain import Observer
 from activator.handlers.context import RequestContext
+from activator.handlers.exchange import Exchange
 from activator.metrics import GatewayMetrics
 
 
 def metrics_observer(metrics: GatewayMetrics) -> Observer:
-    def record(
-        request: web.BaseRequest, ctx: RequestContext, status: int, size: int, duration: float
-    ) -> None:
+    def record(request: Exchange, ctx: RequestContext, status: int, size: int, duration: float) -> None:
         rev = ctx.revision
         metrics.observe_request(
             rev.key.namespace if rev else "",

@@ -7,9 +7,10 @@ other value is a 400. While draining, probes get 503 so probers take this gatewa
 
 from __future__ import annotations
 
-from aiohttp import web
+from multidict import CIMultiDict
 
 from activator.handlers.chain import Check
+from activator.handlers.exchange import Exchange, Reply, text_reply
 from activator.state import GatewayState
 
 PROBE_HEADER = "K-Network-Probe"
@@ -17,17 +18,17 @@ HASH_HEADER = "K-Network-Hash"
 
 
 def probe_check(state: GatewayState) -> Check:
-    def probe(request: web.BaseRequest) -> web.StreamResponse | None:
+    def probe(request: Exchange) -> Reply | None:
         value = request.headers.get(PROBE_HEADER)
         if value is None:
             return None
         if state.draining:
-            return web.Response(status=503, text="shutting down")
+            return text_reply(503, "shutting down")
         if value in ("activator", "queue"):
-            return web.Response(text=value)
+            return text_reply(200, value)
         if value == "probe":
             echo = request.headers.get(HASH_HEADER)
-            return web.Response(text="probe", headers={HASH_HEADER: echo} if echo else None)
-        return web.Response(status=400, text=f"unexpected {PROBE_HEADER} value {value!r}")
+            return text_reply(200, "probe", CIMultiDict({HASH_HEADER: echo}) if echo else None)
+        return text_reply(400, f"unexpected {PROBE_HEADER} value {value!r}")
 
     return probe

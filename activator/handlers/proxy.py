@@ -1,7 +1,8 @@
 """The last handler: sends the request to the chosen pod and the pod's answer back.
 
 HTTP goes through the keep-alive pool (`activator.upstream`); websockets through the shared
-ClientSession. Bodies stream both ways; a response with a small declared length is read whole
+ClientSession (on aiohttp's side of the edge, which serves every Upgrade request). Bodies stream
+both ways; a response with a small declared length is read whole
 and written at once, which costs less than streaming it. Connection refused before anything was
 sent is raised as `PodRefusedError` for the throttler to retry on another pod; other failures
 before the response starts are 502, and a deadline passed before it starts is 504. A pod that
@@ -11,17 +12,19 @@ fails mid-response cuts that response short (the client connection is aborted), 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import aiohttp
-from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
 from activator.config import GatewayConfig
-from activator.handlers import session_proxy, websocket
-from activator.handlers.context import CONTEXT, PodClosedError, PodRefusedError, RequestContext
-from activator.handlers.limits import BodyTooLargeError, limited_body
+from activator.deadlines import DeadlineWatch
+from activator.handlers import websocket
+from activator.handlers.context import PodClosedError, PodRefusedError, RequestContext
+from activator.handlers.exchange import Exchange, Reply, text_reply
+from activator.handlers.limits import BodyTooLargeError
 from activator.handlers.responses import bad_gateway, body_started
 from activator.headers import downstream_headers, upstream_headers
 from activator.upstream import ClosedBeforeResponseError, UpstreamError, UpstreamPool, UpstreamResponse
@@ -33,14 +36,15 @@ log = logging.getLogger("kwake.gateway.proxy")
 
 
 class Proxy:
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, deadlines: DeadlineWatch) -> None:
         self._config = config
+        self._deadlines = deadlines
         # Attached when the app starts (a session needs a running loop).
         self.session: aiohttp.ClientSession | None = None
         self.pool: UpstreamPool | None = None
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        ctx = request[CONTEXT]
+    async def handle(self, request: Exchange) -> Reply:
+        ctx = request.ctx
         assert ctx.pod is not None and ctx.path is not None and ctx.split is not None
         headers = upstream_headers(
             request.headers,
@@ -51,64 +55,61 @@ class Proxy:
             extra=ctx.path.append_headers + ctx.split.append_headers,
         )
         if websocket.is_upgrade(request):
-            assert self.session is not None, "the app's cleanup context attaches the session"
+            assert self.session is not None, "the app's start attaches the session"
             url = URL(f"http://{ctx.pod.authority}{request.raw_path}", encoded=True)
-            return await websocket.proxy_websocket(request, self.session, url, headers, ctx)
-        if self.pool is None:
-            assert self.session is not None, "the app's cleanup context attaches the session"
-            return await session_proxy.forward(self.session, self._config, request, headers, ctx)
+            return await request.websocket(
+                functools.partial(
+                    websocket.proxy_websocket, session=self.session, url=url, headers=headers, ctx=ctx
+                )
+            )
+        assert self.pool is not None, "the app's start attaches the pool"
         return await self._forward(self.pool, request, headers, ctx)
 
     async def _forward(
-        self, pool: UpstreamPool, request: web.BaseRequest, headers: CIMultiDict[str], ctx: RequestContext
-    ) -> web.StreamResponse:
+        self, pool: UpstreamPool, request: Exchange, headers: CIMultiDict[str], ctx: RequestContext
+    ) -> Reply:
         assert ctx.pod is not None
         if "Host" not in headers:
             headers["Host"] = request.host
-        body = None
-        if request.body_exists:
-            if request.headers.get("Expect", "").lower() == "100-continue":
-                # The client waits for this before sending its body; the pod never sees Expect.
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = limited_body(request.content, self._config.max_body_bytes)
+        body = request.upstream_body(self._config.max_body_bytes) if request.body_exists else None
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        watch = self._deadlines
         try:
-            # One timer for the common case: until the head arrives, then (rescheduled) until a
+            # One deadline for the common case: until the head arrives, then (moved) until a
             # small body is read whole. An idle timeout counts from when the pod gets the request
             # (Knative's also counts the wait in the activator's queue: a cold start is not the
             # app being silent).
-            async with asyncio.timeout_at(
-                _idle_bound(ctx.response_deadline, ctx.idle_timeout, loop)
-            ) as scope:
-                upstream = await pool.request(
-                    ctx.pod, request.method, request.raw_path, headers.items(), body, request.content_length
-                )
-                length = upstream.content_length
-                if length is not None and length <= self._config.buffer_small_bodies_bytes:
-                    if ctx.total_deadline != ctx.response_deadline or ctx.idle_timeout:
-                        scope.reschedule(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop))
-                    try:
-                        payload = await upstream.read()
-                    finally:
-                        upstream.release()
-                    response_headers = downstream_headers(upstream.headers)
-                    if request.method == "HEAD" and "Content-Length" in upstream.headers:
-                        # No body follows a HEAD answer, but its length is still the pod's.
-                        response_headers["Content-Length"] = upstream.headers["Content-Length"]
-                        return web.Response(
-                            status=upstream.status, reason=upstream.reason, headers=response_headers
-                        )
-                    return web.Response(
-                        status=upstream.status, reason=upstream.reason, headers=response_headers, body=payload
-                    )
+            watch.watch(task, _idle_bound(ctx.response_deadline, ctx.idle_timeout, loop))
+            upstream = await pool.request(
+                ctx.pod, request.method, request.raw_path, headers.items(), body, request.content_length
+            )
+            length = upstream.content_length
+            if length is not None and length <= self._config.buffer_small_bodies_bytes:
+                if ctx.total_deadline != ctx.response_deadline or ctx.idle_timeout:
+                    watch.watch(task, _idle_bound(ctx.total_deadline, ctx.idle_timeout, loop))
+                try:
+                    payload = await upstream.read()
+                finally:
+                    upstream.release()
+                response_headers = downstream_headers(upstream.headers)
+                if request.method == "HEAD" and "Content-Length" in upstream.headers:
+                    # No body follows a HEAD answer, but its length is still the pod's.
+                    response_headers["Content-Length"] = upstream.headers["Content-Length"]
+                return Reply(upstream.status, payload, response_headers, upstream.reason)
+        except asyncio.CancelledError:
+            if not watch.expired(task):
+                raise
+            return text_reply(504, "kwake gateway: request timeout\n")
         except ConnectionRefusedError as exc:
             if not body_started(body):
                 raise PodRefusedError(str(exc)) from exc
             return bad_gateway(f"{ctx.pod} refused the connection")
         except TimeoutError:
-            return web.Response(status=504, text="kwake gateway: request timeout\n")
+            return text_reply(504, "kwake gateway: request timeout\n")
         except BodyTooLargeError as exc:
-            return web.Response(status=413, text=f"kwake gateway: {exc}\n")
+            return text_reply(413, f"kwake gateway: {exc}\n")
         except ClosedBeforeResponseError as exc:
             # A pod shutting down (still listed while it leaves Endpoints) accepted and closed.
             # Nothing of the response was seen, and the method is safe to repeat: use another pod.
@@ -117,25 +118,23 @@ class Proxy:
             return bad_gateway(f"{ctx.pod}: {exc}")
         except (UpstreamError, OSError) as exc:
             return bad_gateway(f"{ctx.pod}: {exc}")
+        finally:
+            watch.unwatch(task)
         try:
             return await self._stream(request, upstream, ctx)
         finally:
             upstream.release()
 
-    async def _stream(
-        self, request: web.BaseRequest, upstream: UpstreamResponse, ctx: RequestContext
-    ) -> web.StreamResponse:
+    async def _stream(self, request: Exchange, upstream: UpstreamResponse, ctx: RequestContext) -> Reply:
         headers = downstream_headers(upstream.headers)
-        length = upstream.content_length
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-        if length is not None:
-            response.content_length = length
         loop = asyncio.get_running_loop()
+        size = 0
         try:
             async with asyncio.timeout_at(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop)) as scope:
-                await response.prepare(request)
+                await request.start_stream(upstream.status, upstream.reason, headers, upstream.content_length)
                 async for chunk in upstream.iter_chunks():
-                    await response.write(chunk)
+                    await request.write(chunk)
+                    size += len(chunk)
                     if ctx.idle_timeout:
                         scope.reschedule(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop))
         except (UpstreamError, TimeoutError) as exc:
@@ -147,11 +146,10 @@ class Proxy:
                 else "timeout (revision timeoutSeconds or idleTimeoutSeconds)"
             )
             log.warning("upstream failed mid-response from %s: %s", ctx.pod, reason)
-            if request.transport is not None:
-                request.transport.abort()
-            return response
-        await response.write_eof()
-        return response
+            request.abort()
+            return Reply(upstream.status, sent=True, size=size)
+        await request.end_stream()
+        return Reply(upstream.status, sent=True, size=size)
 
 
 def _idle_bound(deadline: float, idle_timeout: float, loop: asyncio.AbstractEventLoop) -> float:

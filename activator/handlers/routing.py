@@ -8,29 +8,29 @@ from __future__ import annotations
 
 import random
 
-from aiohttp import web
+from multidict import CIMultiDict
 
 from activator.handlers.chain import Check
-from activator.handlers.context import CONTEXT
+from activator.handlers.exchange import Exchange, Reply, text_reply
 from activator.state import GatewayState
 
 
 def routing_check(state: GatewayState, rng: random.Random) -> Check:
-    def route(request: web.BaseRequest) -> web.StreamResponse | None:
+    def route(request: Exchange) -> Reply | None:
         host = request.headers.get("Host", "")
         path = state.table.lookup(host, request.path, request.headers)
         if path is None and not state.synced:
             # The routes are not loaded yet: not knowing a host is not knowing it has none.
-            return web.Response(
-                status=503, headers={"Retry-After": "1"}, text="kwake gateway: routes not loaded yet\n"
+            return text_reply(
+                503, "kwake gateway: routes not loaded yet\n", CIMultiDict({"Retry-After": "1"})
             )
         if path is None:
-            return web.Response(status=404, text=f"kwake gateway: no route for host {host!r}\n")
+            return text_reply(404, f"kwake gateway: no route for host {host!r}\n")
         split = path.pick(rng.random())
         revision = state.revisions.get(split.revision) if split is not None else None
         if split is None or revision is None:
-            return web.Response(status=503, text=f"kwake gateway: host {host!r} has no revision to serve\n")
-        ctx = request[CONTEXT]
+            return text_reply(503, f"kwake gateway: host {host!r} has no revision to serve\n")
+        ctx = request.ctx
         ctx.path, ctx.split, ctx.revision = path, split, revision
         return None
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiohttp import web
-
 from activator import admission
 from activator.config import GatewayConfig
-from activator.handlers.context import CONTEXT, Handler, PodClosedError, PodRefusedError
+from activator.handlers.context import Handler, PodClosedError, PodRefusedError
+from activator.handlers.exchange import Exchange, Reply, text_reply
 from activator.handlers.responses import bad_gateway
 from activator.metrics import GatewayMetrics
 from activator.poker import Poker
@@ -28,8 +27,8 @@ def throttle_handler(
     clock: Callable[[], float],
     next_handler: Handler,
 ) -> Handler:
-    async def throttle(request: web.BaseRequest) -> web.StreamResponse:
-        ctx = request[CONTEXT]
+    async def throttle(request: Exchange) -> Reply:
+        ctx = request.ctx
         revision = ctx.revision
         assert revision is not None, "the routing handler runs first"
         settings, throttler = revision.settings, revision.throttler
@@ -64,12 +63,12 @@ def throttle_handler(
                         poker.maybe_poke(revision)
                     tracker = await admission.acquire(throttler, ctx.response_deadline, retry=True)
         except QueueFullError as exc:
-            return web.Response(status=503, text=f"kwake gateway: {exc}\n")
+            return text_reply(503, f"kwake gateway: {exc}\n")
         except admission.ShedError:
-            return web.Response(status=503, text="kwake gateway: shutting down\n")
+            return text_reply(503, "kwake gateway: shutting down\n")
         except admission.DeadlineExceededError:
             ctx.queue_wait = clock() - arrived
-            return web.Response(status=504, text="kwake gateway: request timeout waiting for a pod\n")
+            return text_reply(504, "kwake gateway: request timeout waiting for a pod\n")
         finally:
             if tracker is not None:
                 admission.release(throttler, tracker, clock())

@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from activator.handlers.context import PodRefusedError, RequestContext
+from activator.handlers.exchange import Exchange
 
 # The handshake is redone hop by hop: these belong to each hop, not to the request.
 _HANDSHAKE_HEADERS = frozenset(
@@ -24,7 +25,7 @@ _HANDSHAKE_HEADERS = frozenset(
 )
 
 
-def is_upgrade(request: web.BaseRequest) -> bool:
+def is_upgrade(request: Exchange) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
 
 

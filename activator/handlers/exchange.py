@@ -1,0 +1,89 @@
+"""What the handler chain needs of an HTTP server: the request's facts and the means to answer.
+
+Two servers implement it: the gateway's own HTTP/1.1 fast lane (`activator.fastlane`), which
+serves the plain requests that are nearly all of the traffic, and aiohttp's server
+(`activator.aiohttp_edge`), which serves the rest (chunked uploads, `Expect`, websockets, and
+whatever the fast lane does not parse). The chain is written once against this interface, so
+both serve a request alike.
+
+A handler answers with a `Reply`: a whole response the server writes, or the record of one the
+handler has streamed itself through `start_stream`/`write`/`end_stream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+if TYPE_CHECKING:
+    from activator.handlers.context import RequestContext
+    from activator.handlers.limits import LimitedBody
+
+Headers = CIMultiDict[str] | CIMultiDictProxy[str]
+
+TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+class Reply(NamedTuple):  # a tuple: one per request, cheaper to build than a dataclass
+    status: int
+    body: bytes = b""
+    headers: CIMultiDict[str] | None = None
+    reason: str | None = None
+    content_type: str | None = None
+    # Written already by the handler (a streamed body, a websocket): `size` bytes of body.
+    sent: bool = False
+    size: int = 0
+
+
+def text_reply(status: int, text: str, headers: CIMultiDict[str] | None = None) -> Reply:
+    """One of the gateway's own answers: a line of text that says what happened."""
+    return Reply(status, text.encode(), headers, content_type=TEXT_PLAIN)
+
+
+class Exchange(Protocol):
+    """One request as the chain sees it. `ctx` is set by the outermost link."""
+
+    ctx: RequestContext
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str:
+        """The origin-form target as sent, query included."""
+
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoded, for routing."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def content_length(self) -> int | None: ...
+    @property
+    def body_exists(self) -> bool: ...
+
+    def upstream_body(self, limit: int) -> bytes | LimitedBody | None:
+        """The body to send the pod (None without one): bytes when it is all here already,
+        else a stream refused past `limit` bytes. A client waiting on `Expect: 100-continue`
+        is told to go on."""
+
+    async def start_stream(
+        self, status: int, reason: str, headers: CIMultiDict[str], content_length: int | None
+    ) -> None: ...
+    async def write(self, data: bytes) -> None: ...
+    async def end_stream(self) -> None: ...
+    def abort(self) -> None:
+        """Cuts the client connection: the only honest signal once a status line is sent."""
+
+    async def websocket(self, proxy: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]) -> Reply:
+        """Runs a websocket proxy on the underlying aiohttp request (the fast lane hands every
+        Upgrade request to aiohttp, so it never gets here from there)."""
