@@ -150,10 +150,6 @@ class _Connection(asyncio.Protocol):
             self._drain_waiter = self._loop.create_future()
             await self._drain_waiter
 
-    async def read_head(self) -> http1.ResponseHead:
-        assert self._head_waiter is not None
-        return await self._head_waiter
-
     @property
     def head_waiter(self) -> asyncio.Future[http1.ResponseHead]:
         assert self._head_waiter is not None
@@ -222,6 +218,19 @@ class _Connection(asyncio.Protocol):
             self._body_error = error
             self._wake_body()
         self.abort()
+
+    def take_whole_body(self) -> bytes | None:
+        """The body, if all of it is here already (a small answer usually comes with its head)."""
+        if not self._body_done or self._body_error is not None:
+            return None
+        chunks = self._chunks
+        if len(chunks) == 1:
+            whole = chunks.popleft()
+        else:
+            whole = b"".join(chunks)
+            chunks.clear()
+        self._buffered = 0
+        return whole
 
     async def next_chunk(self) -> bytes:
         """The next piece of the body, or b"" at its end; raises UpstreamError if cut short."""
@@ -294,6 +303,9 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         connection = self._connection
         assert connection is not None, "body already released"
+        whole = connection.take_whole_body()
+        if whole is not None:
+            return whole
         parts = []
         while chunk := await connection.next_chunk():
             parts.append(chunk)
@@ -364,7 +376,11 @@ class UpstreamPool:
         for attempt in (1, 2):
             # A bodiless request that meets a connection closed while idle is simply sent again;
             # one with a body cannot be, so its connection is checked before use.
-            connection, reused = await self._acquire(pod, check_alive=body is not None)
+            # An idle connection without awaiting: the common case costs no extra coroutine.
+            connection = self._take_idle(pod, check_alive=body is not None)
+            reused = connection is not None
+            if connection is None:
+                connection, reused = await self._acquire(pod, check_alive=body is not None)
             try:
                 connection.begin(method)
                 if body is None:
@@ -377,7 +393,7 @@ class UpstreamPool:
                         connection, body, chunked=content_length is None
                     )
                     return UpstreamResponse(self, connection, response_head, sender)
-                response_head = await connection.read_head()
+                response_head = await connection.head_waiter
             except ClosedBeforeResponseError:
                 connection.abort()
                 if reused and body is None and attempt == 1:
@@ -389,19 +405,28 @@ class UpstreamPool:
             return UpstreamResponse(self, connection, response_head)
         raise AssertionError("unreachable")
 
+    def _take_idle(self, pod: PodAddress, *, check_alive: bool) -> _Connection | None:
+        """The most recently used idle connection to `pod` that is still good, if any."""
+        idle = self._idle.get(pod)
+        if not idle:
+            return None
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if (
+                not connection.closed
+                and now - connection.idle_since < self._idle_timeout
+                and (not check_alive or not connection.dropped())
+            ):
+                return connection
+            connection.abort()
+        return None
+
     async def _acquire(self, pod: PodAddress, *, check_alive: bool = False) -> tuple[_Connection, bool]:
         while True:
-            idle = self._idle.get(pod)
-            now = time.monotonic()
-            while idle:
-                connection = idle.pop()
-                if (
-                    not connection.closed
-                    and now - connection.idle_since < self._idle_timeout
-                    and (not check_alive or not connection.dropped())
-                ):
-                    return connection, True
-                connection.abort()
+            idle = self._take_idle(pod, check_alive=check_alive)
+            if idle is not None:
+                return idle, True
             if self._open.get(pod, 0) < self._max_per_pod:
                 return await self._connect(pod), False
             handed = await self._wait_for_connection(pod)
