@@ -184,7 +184,7 @@ class FastConnection(asyncio.Protocol):
         self.waiting_since = float("inf")
         self.keep_alive = head.keep_alive and not lane.closing
         # The task writes its own reply: a done-callback would cost another loop round.
-        self._task = asyncio.ensure_future(self._serve(FastExchange(self, head, body)))
+        self._task = self._loop.create_task(self._serve(FastExchange(self, head, body)))
 
     async def _serve(self, exchange: FastExchange) -> None:
         try:
