@@ -48,6 +48,10 @@ def _connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> fro
     return frozenset(t.strip().lower() for v in values for t in v.split(",")) - _NEVER_NOMINATED
 
 
+# Set by the gateway itself for each request (appended to, where the client sent one).
+_REPLACED_UP = frozenset({"forwarded", "x-request-id"})
+
+
 def upstream_headers(
     incoming: Headers,
     *,
@@ -56,24 +60,30 @@ def upstream_headers(
     host: str,
     request_id: str,
     extra: Iterable[tuple[str, str]] = (),
-) -> CIMultiDict[str]:
-    """What the pod sees: the client's end-to-end headers plus forwarding facts."""
-    drop = _NOT_FORWARDED_UP | _connection_tokens(incoming)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in incoming.items():
-        if name.lower() not in drop:
-            out.add(name, value)
-    for name, value in extra:
-        out[name] = value
+) -> list[tuple[str, str]]:
+    """What the pod sees: the client's end-to-end headers plus forwarding facts, as the pairs
+    to write (a list: building a multidict only to write it out cost more than the rest)."""
+    extra = tuple(extra)
+    drop = _NOT_FORWARDED_UP | _REPLACED_UP | _connection_tokens(incoming)
+    if extra:
+        drop = drop | {name.lower() for name, _ in extra}
+    if peer:
+        drop = drop | {"x-forwarded-for"}
+    out = [(name, value) for name, value in incoming.items() if name.lower() not in drop]
+    out.extend(extra)
+    if "Host" not in incoming:
+        out.append(("Host", host))
     if peer:
         previous = incoming.get("X-Forwarded-For")
-        out["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
-    out.setdefault("X-Forwarded-Proto", scheme)
-    out.setdefault("X-Forwarded-Host", host)
+        out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
+    if "x-forwarded-proto" in drop or "X-Forwarded-Proto" not in incoming:
+        out.append(("X-Forwarded-Proto", scheme))
+    if "x-forwarded-host" in drop or "X-Forwarded-Host" not in incoming:
+        out.append(("X-Forwarded-Host", host))
     element = _forwarded_element(peer, host, scheme)
     previous_fwd = incoming.get("Forwarded")
-    out["Forwarded"] = f"{previous_fwd}, {element}" if previous_fwd else element
-    out["X-Request-Id"] = request_id
+    out.append(("Forwarded", f"{previous_fwd}, {element}" if previous_fwd else element))
+    out.append(("X-Request-Id", request_id))
     return out
 
 

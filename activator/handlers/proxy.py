@@ -59,18 +59,20 @@ class Proxy:
             url = URL(f"http://{ctx.pod.authority}{request.raw_path}", encoded=True)
             return await request.websocket(
                 functools.partial(
-                    websocket.proxy_websocket, session=self.session, url=url, headers=headers, ctx=ctx
+                    websocket.proxy_websocket,
+                    session=self.session,
+                    url=url,
+                    headers=CIMultiDict(headers),
+                    ctx=ctx,
                 )
             )
         assert self.pool is not None, "the app's start attaches the pool"
         return await self._forward(self.pool, request, headers, ctx)
 
     async def _forward(
-        self, pool: UpstreamPool, request: Exchange, headers: CIMultiDict[str], ctx: RequestContext
+        self, pool: UpstreamPool, request: Exchange, headers: list[tuple[str, str]], ctx: RequestContext
     ) -> Reply:
         assert ctx.pod is not None
-        if "Host" not in headers:
-            headers["Host"] = request.host
         body = request.upstream_body(self._config.max_body_bytes) if request.body_exists else None
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
@@ -83,7 +85,7 @@ class Proxy:
             # app being silent).
             watch.watch(task, _idle_bound(ctx.response_deadline, ctx.idle_timeout, loop))
             upstream = await pool.request(
-                ctx.pod, request.method, request.raw_path, headers.items(), body, request.content_length
+                ctx.pod, request.method, request.raw_path, headers, body, request.content_length
             )
             length = upstream.content_length
             if length is not None and length <= self._config.buffer_small_bodies_bytes:

@@ -570,7 +570,8 @@ def test_connection_naming_host_keeps_host_for_every_upstream_client() -> None:
     # The pool re-adds a missing Host, but the websocket client would put the pod's own address
     # there: the header rewriting itself must keep it.
     incoming = CIMultiDictProxy(CIMultiDict([("Host", HOST_A), ("Connection", "close, Host"), ("X-A", "1")]))
-    out = upstream_headers(incoming, peer="127.0.0.1", scheme="http", host=HOST_A, request_id="r")
+    pairs = upstream_headers(incoming, peer="127.0.0.1", scheme="http", host=HOST_A, request_id="r")
+    out = CIMultiDict(pairs)
     assert out.getall("Host") == [HOST_A]
     assert out["X-A"] == "1"
 

@@ -21,7 +21,7 @@ def test_hop_by_hop_and_connection_listed_headers_are_dropped() -> None:
         ("Accept", "a"),
         ("Accept", "b"),
     )
-    out = upstream_headers(incoming, peer="10.0.0.1", scheme="http", host="h", request_id="r")
+    out = CIMultiDict(upstream_headers(incoming, peer="10.0.0.1", scheme="http", host="h", request_id="r"))
     assert out.getall("Accept") == ["a", "b"]
     for name in ("Connection", "Keep-Alive", "X-Private", "TE", "Transfer-Encoding"):
         assert name not in out
@@ -31,7 +31,9 @@ def test_forwarding_headers_are_appended_or_set() -> None:
     incoming = _proxy(
         ("X-Forwarded-For", "1.1.1.1"), ("Forwarded", "for=1.1.1.1"), ("X-Forwarded-Proto", "https")
     )
-    out = upstream_headers(incoming, peer="::1", scheme="http", host="h.example.com", request_id="r")
+    out = CIMultiDict(
+        upstream_headers(incoming, peer="::1", scheme="http", host="h.example.com", request_id="r")
+    )
     assert out["X-Forwarded-For"] == "1.1.1.1, ::1"
     assert out["X-Forwarded-Proto"] == "https"
     assert out["X-Forwarded-Host"] == "h.example.com"
@@ -41,8 +43,10 @@ def test_forwarding_headers_are_appended_or_set() -> None:
 
 def test_routing_headers_from_clients_never_reach_pods_but_ingress_ones_do() -> None:
     incoming = _proxy(("Knative-Serving-Revision", "x"), ("knative-serving-namespace", "y"))
-    out = upstream_headers(
-        incoming, peer=None, scheme="http", host="h", request_id="r", extra=[("Knative-Serving-Tag", "t")]
+    out = CIMultiDict(
+        upstream_headers(
+            incoming, peer=None, scheme="http", host="h", request_id="r", extra=[("Knative-Serving-Tag", "t")]
+        )
     )
     assert "Knative-Serving-Revision" not in out and "Knative-Serving-Namespace" not in out
     assert out["Knative-Serving-Tag"] == "t"
