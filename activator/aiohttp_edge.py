@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 from activator.handlers.context import Handler, RequestContext
 from activator.handlers.exchange import Headers, Reply
 from activator.handlers.limits import LimitedBody
+from activator.headers import header_bytes
 from activator.request_target import RefusedRequest
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -67,6 +68,10 @@ class AiohttpExchange:
     @property
     def body_exists(self) -> bool:
         return self.request.body_exists
+
+    @property
+    def header_bytes(self) -> int:
+        return header_bytes(self.request.headers)
 
     def upstream_body(self, limit: int) -> bytes | LimitedBody | None:
         request = self.request

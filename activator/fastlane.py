@@ -184,7 +184,7 @@ class FastConnection(asyncio.Protocol):
         self.waiting_since = float("inf")
         self.keep_alive = head.keep_alive and not lane.closing
         # The task writes its own reply: a done-callback would cost another loop round.
-        self._task = self._loop.create_task(self._serve(FastExchange(self, head, body)))
+        self._task = self._loop.create_task(self._serve(FastExchange(self, head, body, end)))
 
     async def _serve(self, exchange: FastExchange) -> None:
         try:
@@ -308,6 +308,7 @@ class FastExchange:
         "aborted",
         "content_length",
         "ctx",
+        "header_bytes",
         "headers",
         "host",
         "method",
@@ -317,8 +318,11 @@ class FastExchange:
     )
     scheme = "http"
 
-    def __init__(self, connection: FastConnection, head: PlainRequest, body: bytes) -> None:
+    def __init__(self, connection: FastConnection, head: PlainRequest, body: bytes, head_bytes: int) -> None:
         self._connection = connection
+        # The whole head, an upper bound of the header section (never over the limit: a larger
+        # head is not plain).
+        self.header_bytes = head_bytes
         self.method = head.method
         self.raw_path = head.target
         self.headers: Headers = head.headers

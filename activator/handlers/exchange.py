@@ -70,6 +70,9 @@ class Exchange(Protocol):
     def content_length(self) -> int | None: ...
     @property
     def body_exists(self) -> bool: ...
+    @property
+    def header_bytes(self) -> int:
+        """The size of the header section, for the 431 limit."""
 
     def upstream_body(self, limit: int) -> bytes | LimitedBody | None:
         """The body to send the pod (None without one): bytes when it is all here already,

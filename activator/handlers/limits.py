@@ -11,7 +11,6 @@ from aiohttp import StreamReader
 from activator.config import GatewayConfig
 from activator.handlers.chain import Check
 from activator.handlers.exchange import Exchange, Reply, text_reply
-from activator.headers import header_bytes
 
 
 class BodyTooLargeError(Exception):
@@ -20,7 +19,7 @@ class BodyTooLargeError(Exception):
 
 def limits_check(config: GatewayConfig) -> Check:
     def limits(request: Exchange) -> Reply | None:
-        if header_bytes(request.headers) > config.max_header_bytes:
+        if request.header_bytes > config.max_header_bytes:
             return text_reply(431, "request header fields too large")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
