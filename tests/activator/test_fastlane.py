@@ -33,6 +33,7 @@ REV = "fast-00001"
 KEY = RevisionKey("default", REV)
 # Bound on any one read: a loaded machine is slow, a broken gateway hangs.
 READ_BOUND_S = 5.0
+BIG = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +46,9 @@ class Seen:
 
 @dataclasses.dataclass
 class Pod:
-    """A recording pod: /echo answers with what it got, /head with a length, /nothing with 204,
-    /hold waits until released (or its client has gone)."""
+    """A recording pod: /echo answers with what it got, /head with a length, /big with a body
+    too large to buffer, /chunked with a chunked one, /nothing with 204, /hold waits until
+    released (or its client has gone)."""
 
     seen: list[Seen] = dataclasses.field(default_factory=list)
     held: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -60,6 +62,16 @@ class Pod:
             self.seen.append(Seen(request.method, request.raw_path, CIMultiDict(request.headers), body))
             if request.path == "/head":
                 return web.Response(body=b"h" * 1234)
+            if request.path == "/big":  # past the gateway's buffered-body size: streamed
+                return web.Response(body=b"b" * BIG)
+            if request.path == "/chunked":
+                response = web.StreamResponse()
+                response.enable_chunked_encoding()
+                await response.prepare(request)
+                for piece in (b"one ", b"two ", b"three"):
+                    await response.write(piece)
+                await response.write_eof()
+                return response
             if request.path == "/nothing":
                 return web.Response(status=204)
             if request.path == "/hold":
@@ -295,8 +307,37 @@ async def test_head_keeps_the_pods_length_and_sends_no_body(
     head, after = await conn.responses(2)
     assert head.status == 200 and head.headers["Content-Length"] == "1234" and head.body == b""
     assert (after.status, after.body) == (200, b"GET /echo?after-head ")
+    # The same for a length too large to buffer (the answer is streamed) and for the gateway's
+    # own answers.
+    conn.send(
+        request("HEAD", "/big") + request("HEAD", "/", host="unknown.example.com") + request("GET", "/echo"),
+        "HEAD",
+        "HEAD",
+        "GET",
+    )
+    big, unknown, after = await conn.responses(3)
+    assert big.status == 200 and big.headers["Content-Length"] == str(BIG) and big.body == b""
+    assert unknown.status == 404 and int(unknown.headers["Content-Length"]) > 0 and unknown.body == b""
+    assert (after.status, after.body) == (200, b"GET /echo ")
     assert conn.rest == b""
-    assert [s.method for s in pod.seen] == ["HEAD", "GET"]
+    assert [s.method for s in pod.seen] == ["HEAD", "GET", "HEAD", "GET"]
+    assert len(lane(gw).connections) == 1
+
+
+async def test_streamed_answers_keep_their_framing_and_the_connection(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    _, gw = pod_and_gateway
+    conn = await connect(gw)
+    conn.send(
+        request("GET", "/chunked") + request("GET", "/big") + request("GET", "/echo"), "GET", "GET", "GET"
+    )
+    chunked, big, after = await conn.responses(3)
+    assert (chunked.status, chunked.body) == (200, b"one two three")
+    assert chunked.headers["Transfer-Encoding"] == "chunked"
+    assert (big.status, big.headers["Content-Length"], big.body) == (200, str(BIG), b"b" * BIG)
+    assert (after.status, after.body) == (200, b"GET /echo ")
+    assert conn.rest == b""
     assert len(lane(gw).connections) == 1
 
 
