@@ -294,6 +294,57 @@ async def test_a_post_whose_body_comes_later_is_handed_over_and_reaches_the_pod_
     assert (got.status, got.body) == (200, b"GET /echo?next ")
 
 
+async def test_a_body_too_large_to_buffer_is_handed_over_and_reaches_the_pod_whole(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    pod, gw = pod_and_gateway
+    conn = await connect(gw)
+    body = b"x" * (GatewayConfig().buffer_small_bodies_bytes + 1)
+    conn.send(request("PUT", "/echo", body=body), "PUT")
+    [got] = await conn.responses(1)
+    assert (got.status, got.body) == (200, b"PUT /echo " + body)
+    assert [s.body for s in pod.seen] == [body]
+    assert not lane(gw).connections, "streamed by aiohttp"
+
+
+async def test_the_pod_and_the_client_see_the_same_request_and_answer_from_either_lane(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    pod, gw = pod_and_gateway
+    same = request(
+        "GET",
+        "/echo?x=1&y=%2F",
+        "X-Request-Id: fixed",
+        "Accept: */*",
+        "Connection: keep-alive, X-Hop",
+        "X-Hop: dropped",
+        "Keep-Alive: timeout=5",
+        "TE: trailers",
+        "X-Forwarded-For: 10.0.0.1",
+        "Forwarded: for=10.0.0.1",
+        "Cookie: a=b",
+        "Cookie: c=d",
+    )
+    fast = await connect(gw)
+    fast.send(same, "GET")
+    [fast_answer] = await fast.responses(1)
+    slow = await connect(gw)
+    slow.send(request("POST", "/echo", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
+    await slow.responses(1)
+    assert len(lane(gw).connections) == 1, "only the first connection is the fast lane's"
+    slow.send(same, "GET")
+    [slow_answer] = await slow.responses(1)
+    by_fast, _, by_aiohttp = pod.seen
+    assert by_fast == by_aiohttp
+    assert "X-Hop" not in by_fast.headers and "Keep-Alive" not in by_fast.headers
+    assert by_fast.headers["X-Forwarded-For"] == "10.0.0.1, 127.0.0.1"
+    without_date = [
+        [(k, v) for k, v in answer.headers.items() if k != "Date"] for answer in (fast_answer, slow_answer)
+    ]
+    assert without_date[0] == without_date[1]
+    assert (fast_answer.status, fast_answer.body) == (slow_answer.status, slow_answer.body)
+
+
 # --- framing of the answers ---------------------------------------------------------------------
 
 
@@ -472,6 +523,22 @@ async def test_a_half_sent_head_is_closed_after_the_header_timeout(
     assert await conn.closed_within(1.5)
     assert loop.time() - started >= 0.2
     assert pod.seen == [] and not lane(gw).connections
+
+
+async def test_the_header_timeout_does_not_cut_a_request_being_served(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    pod = Pod()
+    backend = await start_backend(pod.app())
+    gw = await start_gateway(*routes(backend.port), config=QUICK_HEADERS)
+    conn = await connect(gw)
+    conn.send(request("GET", "/hold"), "GET")
+    await asyncio.wait_for(pod.held.wait(), READ_BOUND_S)
+    assert not await conn.closed_within(0.6)  # twice the header timeout
+    pod.release.set()
+    [got] = await conn.responses(1)
+    assert (got.status, got.body) == (200, b"released")
+    assert not pod.upstream_gone.is_set()
 
 
 # --- drain --------------------------------------------------------------------------------------
