@@ -60,6 +60,8 @@ class Pod:
         async def handle(request: web.Request) -> web.StreamResponse:
             body = await request.read()
             self.seen.append(Seen(request.method, request.raw_path, CIMultiDict(request.headers), body))
+            if request.path == "/echo-length":
+                return web.Response(text=str(len(body)))
             if request.path == "/head":
                 return web.Response(body=b"h" * 1234)
             if request.path == "/big":  # past the gateway's buffered-body size: streamed
@@ -124,7 +126,7 @@ class Conn:
     async def _read(self, remaining: float) -> bool:
         """Reads once; False at EOF."""
         try:
-            chunk = await asyncio.wait_for(self._reader.read(65536), remaining)
+            chunk = await asyncio.wait_for(self._reader.read(1 << 20), remaining)
         except ConnectionError:
             return False
         self._data += chunk
@@ -343,6 +345,78 @@ async def test_the_pod_and_the_client_see_the_same_request_and_answer_from_eithe
     ]
     assert without_date[0] == without_date[1]
     assert (fast_answer.status, fast_answer.body) == (slow_answer.status, slow_answer.body)
+
+
+async def test_paths_route_alike_from_either_lane(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    api, rest = Pod(), Pod()
+    api_port, rest_port = (await start_backend(api.app())).port, (await start_backend(rest.app())).port
+    api_path = o.path([o.split("api-00001", 100)])
+    api_path["path"] = "^/api/"
+    gw = await start_gateway(
+        o.ingress("fast", [HOST], [api_path, o.path([o.split(REV, 100)])]),
+        o.endpoints("api-00001", [api_port]),
+        o.endpoints(REV, [rest_port]),
+    )
+    # Percent escapes are decoded before routing: `%2F` is a slash, `%61` an `a`.
+    targets = ["/api/x", "/api%2Fx", "/%61pi/x?q", "/apix", "/other?/api/", "/"]
+    fast, slow = await connect(gw), await connect(gw)
+    slow.send(request("POST", "/hand-over", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
+    await slow.responses(1)
+    for conn in (fast, slow):
+        conn.send(b"".join(request("GET", t) for t in targets), *["GET"] * len(targets))
+        assert [r.status for r in await conn.responses(len(targets))] == [200] * len(targets)
+    assert len(lane(gw).connections) == 1
+    to_api = ["/api/x", "/api%2Fx", "/%61pi/x?q"]
+    assert [s.target for s in api.seen] == to_api * 2
+    assert [s.target for s in rest.seen] == ["/hand-over"] + [t for t in targets if t not in to_api] * 2
+
+
+async def test_a_large_body_pipelined_behind_a_busy_request_is_served_after_it(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    # More than the lane buffers behind a request in progress: reading pauses, resumes after the
+    # answer, and the big request (too large to buffer) goes to aiohttp with what was read.
+    pod, gw = pod_and_gateway
+    conn = await connect(gw)
+    body = bytes(range(256)) * 2048  # 512 KiB
+    conn.send(request("GET", "/hold") + request("POST", "/echo-length", body=body), "GET", "POST")
+    await asyncio.wait_for(pod.held.wait(), READ_BOUND_S)
+    pod.release.set()
+    held, echoed = await conn.responses(2)
+    assert (held.status, held.body) == (200, b"released")
+    assert echoed.status == 200
+    assert [(s.target, s.body) for s in pod.seen] == [("/hold", b""), ("/echo-length", body)]
+    assert not lane(gw).connections
+
+
+async def test_a_client_that_reads_slowly_gets_a_large_answer_whole(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    size = 8 * 1024 * 1024
+
+    async def large(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = size
+        await response.prepare(request)
+        piece = bytes(range(256)) * 256
+        for _ in range(size // len(piece)):
+            await response.write(piece)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/large", large)
+    backend = await start_backend(app)
+    gw = await start_gateway(*routes(backend.port))
+    conn = await connect(gw)
+    conn.send(request("GET", "/large") + request("GET", "/large"), "GET", "GET")
+    # Nothing is read until the gateway has had to stop writing to this client.
+    await eventually(lambda: any(c._writing_paused for c in lane(gw).connections), READ_BOUND_S)
+    first, second = await conn.responses(2)
+    assert first.status == second.status == 200
+    assert first.body == second.body == (bytes(range(256)) * 256) * (size // 65536)
+    assert conn.rest == b""
 
 
 # --- framing of the answers ---------------------------------------------------------------------
