@@ -391,6 +391,24 @@ async def test_a_large_body_pipelined_behind_a_busy_request_is_served_after_it(
     assert not lane(gw).connections
 
 
+async def test_more_pipelined_requests_than_the_lane_buffers_are_all_served_in_order(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    # 80 plain requests of 8 KiB heads behind a busy one: reading pauses past 256 KiB and must
+    # resume after each answer, the lane serving them all itself.
+    pod, gw = pod_and_gateway
+    conn = await connect(gw)
+    pad = "X-Pad: " + "p" * 8000
+    conn.send(request("GET", "/hold") + b"".join(request("GET", f"/echo?n={n}", pad) for n in range(80)))
+    conn.send(b"", *["GET"] * 81)
+    await asyncio.wait_for(pod.held.wait(), READ_BOUND_S)
+    pod.release.set()
+    got = await conn.responses(81)
+    assert [r.body for r in got] == [b"released"] + [f"GET /echo?n={n} ".encode() for n in range(80)]
+    assert len(lane(gw).connections) == 1
+    assert conn.rest == b""
+
+
 async def test_a_client_that_reads_slowly_gets_a_large_answer_whole(
     start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
 ) -> None:
