@@ -309,10 +309,12 @@ async def test_a_body_too_large_to_buffer_is_handed_over_and_reaches_the_pod_who
     assert not lane(gw).connections, "streamed by aiohttp"
 
 
-async def test_the_pod_and_the_client_see_the_same_request_and_answer_from_either_lane(
-    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+async def test_the_pod_the_client_and_the_access_log_see_the_same_exchange_from_either_lane(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
 ) -> None:
-    pod, gw = pod_and_gateway
+    pod, log = Pod(), ListLines()
+    backend = await start_backend(pod.app())
+    gw = await start_gateway(*routes(backend.port), access_log=log)
     same = request(
         "GET",
         "/echo?x=1&y=%2F",
@@ -345,6 +347,15 @@ async def test_the_pod_and_the_client_see_the_same_request_and_answer_from_eithe
     ]
     assert without_date[0] == without_date[1]
     assert (fast_answer.status, fast_answer.body) == (slow_answer.status, slow_answer.body)
+    await eventually(lambda: len(log.lines) == 3, READ_BOUND_S)
+    timing = {"time", "duration", "queue_wait"}
+    fast_line, _, slow_line = (
+        {k: v for k, v in json.loads(line).items() if k not in timing} for line in log.lines
+    )
+    assert fast_line == slow_line
+    assert fast_line["path"] == "/echo?x=1&y=%2F" and fast_line["request_id"] == "fixed"
+    assert fast_line["pod"] == f"127.0.0.1:{backend.port}" and fast_line["remote"] == "127.0.0.1"
+    assert fast_line["bytes"] == len(fast_answer.body) and fast_line["status"] == 200
 
 
 async def test_paths_route_alike_from_either_lane(
@@ -530,6 +541,25 @@ async def test_connection_close_is_answered_with_close_and_the_connection_closed
     await eventually(lambda: not lane(gw).connections, within=READ_BOUND_S)
 
 
+async def test_nothing_pipelined_after_connection_close_is_served(
+    pod_and_gateway: tuple[Pod, RunningGateway], connect: Connect
+) -> None:
+    pod, gw = pod_and_gateway
+    conn = await connect(gw)
+    conn.send(
+        request("GET", "/echo?last", "Connection: close")
+        + request("GET", "/echo?after-close")
+        + request("POST", "/echo?chunked-after-close", "Transfer-Encoding: chunked")
+        + b"0\r\n\r\n",
+        "GET",
+    )
+    [got] = await conn.responses(1)
+    assert got.headers["Connection"].lower() == "close"
+    assert await conn.closed_within(READ_BOUND_S)
+    assert conn.rest == b""
+    assert [s.target for s in pod.seen] == ["/echo?last"]
+
+
 # --- a client that goes away --------------------------------------------------------------------
 
 
@@ -666,3 +696,26 @@ async def test_drain_closes_idle_connections_at_once_and_lets_busy_ones_finish(
             drain.cancel()
     assert lane(gw).connections == set()
     assert not pod.upstream_gone.is_set()
+
+
+async def test_drain_cuts_what_is_still_busy_at_its_bound(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    pod = Pod()
+    backend = await start_backend(pod.app())
+    config = GatewayConfig(drain_timeout_s=0.5, connect_timeout_s=2.0)
+    gw = await start_gateway(*routes(backend.port), config=config)
+    conn = await connect(gw)
+    conn.send(request("GET", "/hold"), "GET")
+    await asyncio.wait_for(pod.held.wait(), READ_BOUND_S)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await asyncio.wait_for(gw.server.drain(), READ_BOUND_S)
+        assert 0.4 <= loop.time() - started < 3.0
+        assert await conn.closed_within(READ_BOUND_S)
+        assert conn.rest == b"", "cut without an answer: the pod never answered"
+        assert lane(gw).connections == set()
+        await asyncio.wait_for(pod.upstream_gone.wait(), READ_BOUND_S)
+    finally:
+        pod.release.set()
