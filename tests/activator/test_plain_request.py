@@ -446,13 +446,13 @@ def mutated_heads(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=plain_heads())
 def test_plain_heads_are_taken_and_aiohttp_reads_them_alike(data: bytes) -> None:
     assert assert_aiohttp_agrees(data), data
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=mutated_heads())
 def test_whatever_the_fast_lane_takes_aiohttp_reads_alike(data: bytes) -> None:
     assert_aiohttp_agrees(data)
