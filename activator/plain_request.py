@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from aiohttp.http_parser import SINGLETON_HEADERS
 from multidict import CIMultiDict
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -29,20 +30,38 @@ _MAX_LENGTH_DIGITS = 12
 
 
 _BYTES_BESIDE_LINE_ENDS = _CONTROL_BYTES.replace(b"\r", b"").replace(b"\n", b"")
-_LONGEST_METHOD = max(len(m) for m in METHODS)
+_METHOD_PREFIXES = frozenset(m[:i].encode() for m in METHODS for i in range(1, len(m) + 1))
+# aiohttp's request parser refuses more header lines than this (its max_headers counts the
+# request line too), and a repeat of any of its singleton headers. Two Connection lines are
+# one list to aiohttp: rare enough to leave to it.
+_MAX_HEADER_LINES = 127
+_SINGLE_LINE_HEADERS = SINGLETON_HEADERS | {"connection"}
+
+
+def _repeats_one_of(pairs: list[tuple[str, str]], names: frozenset[str]) -> bool:
+    seen: set[str] = set()
+    for name, _ in pairs:
+        lowered = name.lower()
+        if lowered in names and lowered in seen:
+            return True
+        seen.add(lowered)
+    return False
 
 
 def _may_become_plain(partial: bytes | bytearray, max_head_bytes: int) -> bool:
     """Whether an incomplete head could still turn out plain. What cannot is handed over at
-    once, so that aiohttp answers garbage, a head ended by bare LFs, or one past the limit,
-    without waiting for a blank line that may never come."""
-    if len(partial) > max_head_bytes or b"\n\n" in partial or b"\n\r\n" in partial:
+    once, so that aiohttp answers garbage, bare CRs or LFs, or a head past the limit, without
+    waiting for a blank line that may never come."""
+    if len(partial) > max_head_bytes:
         return False
     if not partial.isascii() or len(partial.translate(None, _BYTES_BESIDE_LINE_ENDS)) != len(partial):
         return False
+    pairs = partial.count(b"\r\n")
+    if partial.count(b"\n") != pairs or partial.count(b"\r") - pairs != partial.endswith(b"\r"):
+        return False  # an LF without its CR, or a CR followed by anything but LF
     space = partial.find(b" ")
     if space < 0:
-        return len(partial) <= _LONGEST_METHOD
+        return not partial or bytes(partial) in _METHOD_PREFIXES
     return partial[:space].decode("ascii") in METHODS
 
 
@@ -90,19 +109,28 @@ def parse_plain_request(
             if not colon or _TOKEN.fullmatch(name) is None:
                 raise NotPlain  # obs-fold, a space before the colon, a bad name
             pairs.append((name, value.strip(" \t")))
+    if len(pairs) > _MAX_HEADER_LINES:
+        raise NotPlain
+    names = {name.lower() for name, _ in pairs}
+    if len(names) != len(pairs) and _repeats_one_of(pairs, _SINGLE_LINE_HEADERS):
+        raise NotPlain
     headers: CIMultiDict[str] = CIMultiDict(pairs)
-    hosts = headers.getall("Host", ())
-    if len(hosts) != 1 or "Transfer-Encoding" in headers or "Upgrade" in headers or "Expect" in headers:
+    if (
+        "Host" not in headers
+        or "Transfer-Encoding" in headers
+        or "Upgrade" in headers
+        or "Expect" in headers
+        or "Sec-WebSocket-Key1" in headers  # a hixie-76 handshake, which aiohttp refuses
+    ):
         raise NotPlain
     content_length = None
-    lengths = headers.getall("Content-Length", ())
-    if lengths:
-        value = lengths[0]
-        if len(lengths) > 1 or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
+    length = headers.get("Content-Length")
+    if length is not None:
+        if not length.isdigit() or len(length) > _MAX_LENGTH_DIGITS:
             raise NotPlain
-        content_length = int(value)
+        content_length = int(length)
         if content_length > max_body_bytes:
             raise NotPlain  # aiohttp streams it (or refuses it, past the gateway's limit)
     connection = headers.get("Connection")
     keep_alive = connection is None or "close" not in [t.strip() for t in connection.lower().split(",")]
-    return PlainRequest(method, target, headers, hosts[0], content_length, keep_alive), end + 4
+    return PlainRequest(method, target, headers, headers["Host"], content_length, keep_alive), end + 4

@@ -719,3 +719,62 @@ async def test_drain_cuts_what_is_still_busy_at_its_bound(
         await asyncio.wait_for(pod.upstream_gone.wait(), READ_BOUND_S)
     finally:
         pod.release.set()
+
+
+# --- requests the fast lane leaves to aiohttp get aiohttp's answers ---------------------------
+
+
+async def test_two_connection_lines_close_the_connection(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    backend = await start_backend(Pod().app())
+    gw = await start_gateway(*routes(backend.port))
+    conn = await connect(gw)
+    conn.send(request("GET", "/echo", "Connection: keep-alive", "Connection: close"), "GET")
+    [got] = await conn.responses(1)
+    assert got.status == 200
+    assert got.headers.get("Connection", "").lower() == "close"
+    assert await conn.closed_within(1.0)
+
+
+async def test_what_aiohttp_refuses_never_reaches_a_pod(
+    start_gateway: StartGateway, connect: Connect
+) -> None:
+    # A pod that would take 1000 header lines and repeated singletons: the gateway refuses
+    # 200 lines and a second Content-Type with 400 itself, as it did before the fast lane.
+    seen: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(len(request.headers))
+        return web.Response(text="pod")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None, max_headers=1000)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        gw = await start_gateway(*routes(site.port))
+        many = await connect(gw)
+        many.send(request("GET", "/many", *[f"X-{i}: v" for i in range(200)]), "GET")
+        twice = await connect(gw)
+        twice.send(request("GET", "/two-types", "Content-Type: a/b", "Content-Type: c/d"), "GET")
+        [got_many] = await many.responses(1)
+        [got_twice] = await twice.responses(1)
+        assert (got_many.status, got_twice.status) == (400, 400)
+        assert seen == []
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("data", [b"hello", b"GET / HTTP/1.1\nHost: fast.default.example.com\n"])
+async def test_a_prefix_that_can_never_be_plain_gets_400_without_waiting(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect, data: bytes
+) -> None:
+    backend = await start_backend(Pod().app())
+    gw = await start_gateway(*routes(backend.port), config=GatewayConfig(header_timeout_s=5.0))
+    conn = await connect(gw)
+    conn.send(data, "GET")
+    [got] = await conn.responses(1)
+    assert got.status == 400

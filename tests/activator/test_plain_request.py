@@ -456,3 +456,47 @@ def test_plain_heads_are_taken_and_aiohttp_reads_them_alike(data: bytes) -> None
 @given(data=mutated_heads())
 def test_whatever_the_fast_lane_takes_aiohttp_reads_alike(data: bytes) -> None:
     assert_aiohttp_agrees(data)
+
+
+# --- what the fast lane once read otherwise than aiohttp: now handed over ---------------------
+
+
+def test_two_connection_lines_are_left_to_aiohttp_which_reads_close() -> None:
+    data = head(H, "Connection: keep-alive", "Connection: close")
+    for cls in _PARSERS.values():
+        assert aiohttp_reads(cls, data).keep_alive is False
+    with pytest.raises(NotPlain):
+        parse(data)
+
+
+def test_more_header_lines_than_aiohttp_takes_are_left_to_it() -> None:
+    assert parse(head(H, *[f"X-{i}: v" for i in range(126)])) is not None
+    with pytest.raises(NotPlain):
+        parse(head(H, *[f"X-{i}: v" for i in range(127)]))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Content-Type", "User-Agent", "ETag", "Server", "Max-Forwards", "Content-Location", "Content-Range"],
+)
+def test_a_repeated_singleton_header_is_left_to_aiohttp(name: str) -> None:
+    with pytest.raises(NotPlain):
+        parse(head(H, f"{name}: 1", f"{name}: 2"))
+
+
+def test_a_repeated_list_header_stays_plain() -> None:
+    parsed = parse(head(H, "Accept: a", "Accept: b"))
+    assert parsed is not None and parsed[0].headers.getall("Accept") == ["a", "b"]
+
+
+def test_a_hixie_76_handshake_header_is_left_to_aiohttp() -> None:
+    with pytest.raises(NotPlain):
+        parse(head(H, "Sec-WebSocket-Key1: x"))
+
+
+@pytest.mark.parametrize(
+    "data", [b"XYZ", b"get", b"GETX", b"hello", b"GET / HTTP/1.1\nHost: x\n", b"GET / HTTP/1.1\rX"]
+)
+def test_a_prefix_that_can_never_be_plain_is_handed_over_at_once(data: bytes) -> None:
+    with pytest.raises(NotPlain):
+        parse(data)
