@@ -605,8 +605,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda: start_nginx(workdir, app_port),
         ]
         for spec in args.gateways:
-            loop, _, workers = spec.partition("x")
-            access_log = str(workdir / "access.log") if not args.no_access_log else "off"
+            shape, _, option = spec.partition("-")
+            loop, _, workers = shape.partition("x")
+            logged = not args.no_access_log and option != "nolog"
+            access_log = str(workdir / "access.log") if logged else "off"
             targets.append(
                 functools.partial(
                     start_gateway,
@@ -668,8 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--gateways",
         nargs="+",
-        default=["asyncio", "uvloop", "uvloopx2"],
-        help="gateway configurations LOOP[xWORKERS] (default: asyncio uvloop uvloopx2)",
+        default=["asyncio", "uvloop", "uvloopx2", "uvloop-nolog"],
+        help="gateway configurations LOOP[xWORKERS][-nolog] (default: asyncio uvloop uvloopx2"
+        " uvloop-nolog; nginx runs with its access log off, a -nolog gateway is its like)",
     )
     parser.add_argument("--no-access-log", action="store_true", help="run the gateway without access log")
     parser.add_argument("--queued", type=int, default=10_000, help="requests to queue at zero (0 skips)")
