@@ -125,7 +125,19 @@ class KwakeUp:
                 break
             time.sleep(0.2)
         tail = self.output.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"kwake up: no {needle!r} within {within:.0f}s; its output ends:\n{tail}")
+        raise RuntimeError(
+            f"kwake up: no {needle!r} within {within:.0f}s; its output ends:\n{tail}{self._component_tails()}"
+        )
+
+    def _component_tails(self, chars: int = 1500) -> str:
+        """The end of each component's log: why a start stalled is there, and the state dir
+        that holds them is removed when the run stops."""
+        parts = []
+        for log in sorted((self.state / "logs").glob("*.log")):
+            if log.name != "access.log":
+                text = log.read_text(errors="replace")[-chars:]
+                parts.append(f"\n--- {log.name} ends:\n{text}")
+        return "".join(parts)
 
     def stop(self, keep_logs: Path | None = None) -> None:
         """SIGTERM and wait; copy its logs (components, access log, its own output) to
