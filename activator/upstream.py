@@ -101,12 +101,18 @@ class _Connection(asyncio.Protocol):
         self._got_bytes = True
         try:
             if self._head is None:
-                self._buffer += data
-                parsed = http1.parse_response_head(self._buffer, self._method)
+                # A head that comes in one piece (nearly all) is parsed from `data` itself.
+                source: bytes | bytearray = data
+                if self._buffer:
+                    self._buffer += data
+                    source = self._buffer
+                parsed = http1.parse_response_head(source, self._method)
                 if parsed is None:
+                    if source is data:
+                        self._buffer += data
                     return
                 head, size = parsed
-                rest = bytes(self._buffer[size:])
+                rest = bytes(source[size:])
                 self._buffer.clear()
                 if 100 <= head.status < 200:
                     # Interim responses (100 Continue) precede the real one.
