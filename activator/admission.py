@@ -44,6 +44,11 @@ def wake(throttler: RevisionThrottler[Waiter], grants: list[tuple[Waiter, PodTra
             waiter.set_result(tracker)
 
 
+def try_acquire(throttler: RevisionThrottler[Waiter]) -> PodTracker | None:
+    """A slot at once if one is free and nobody waits: no coroutine on the common path."""
+    return throttler.try_acquire(asyncio.get_running_loop().time())
+
+
 async def acquire(
     throttler: RevisionThrottler[Waiter], deadline: float, *, retry: bool = False
 ) -> PodTracker:

@@ -2,12 +2,12 @@
 stats reporter. Everything with a lifetime is made in `start()` and closed in `close()`.
 
 The chain, outermost first (as Knative's activator orders its handlers):
-probe -> [access log, metrics] -> limits -> routing -> concurrency -> throttle -> proxy.
+probe -> [access log, metrics] -> limits -> routing -> throttle (counts concurrency) -> proxy.
 Probe, limits and routing are synchronous checks, access log and metrics observers of the
-outcome, the rest async handlers wrapping the next (see `handlers/chain.py`). It is served by
-aiohttp's low-level `web.Server`: the gateway has one route, and skipping the Application's
-router and middleware machinery saves about 20 us of CPU per request (measured). The admin app
-(metrics, readiness) is an ordinary aiohttp Application on its own port.
+outcome, the rest async handlers wrapping the next (see `handlers/chain.py`). The data port's
+own HTTP/1.1 server (`fastlane.py`) runs it for plain requests and aiohttp's low-level
+`web.Server` (`aiohttp_edge.py`) for the rest. The admin app (metrics, readiness) is an
+ordinary aiohttp Application on its own port.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from activator.config import GatewayConfig
 from activator.deadlines import DeadlineWatch
 from activator.handlers.access_log import access_log_observer
 from activator.handlers.chain import checked, observed
-from activator.handlers.concurrency import concurrency_handler
 from activator.handlers.context import Handler
 from activator.handlers.limits import limits_check
 from activator.handlers.metrics import metrics_observer
@@ -117,7 +116,6 @@ def _compose(
     config, state, metrics = gateway.config, gateway.state, gateway.metrics
     handler: Handler = gateway._proxy.handle
     handler = throttle_handler(config, gateway.poker, metrics, clock, handler)
-    handler = concurrency_handler(clock, handler)
     handler = checked([limits_check(config), routing_check(state, rng)], handler)
     observers = [metrics_observer(metrics)]
     if access_log is not None:

@@ -1,5 +1,8 @@
 """Holds a request until one of its revision's pods has a free slot, then lets it through.
 
+The request counts in its revision's time-weighted concurrency from the moment it gets here,
+queued time included (at zero, queued requests are the demand the autoscaler sizes by).
+
 A full queue is a 503 at once; no slot before the revision's response-start deadline is a 504.
 A revision with no ready pod pokes the autoscaler. When the pod refuses the connection (it was
 listed ready a moment early), the slot is returned, the pod skipped a while, and the request
@@ -38,11 +41,15 @@ def throttle_handler(
         cold = not throttler.has_pods
         if cold:
             poker.maybe_poke(revision)
+        recorder = revision.recorder
         arrived = clock()
+        recorder.start(arrived)
         tracker = None
         try:
-            tracker = await admission.acquire(throttler, ctx.response_deadline)
-            ctx.queue_wait = clock() - arrived
+            tracker = admission.try_acquire(throttler)
+            if tracker is None:
+                tracker = await admission.acquire(throttler, ctx.response_deadline)
+                ctx.queue_wait = clock() - arrived
             if cold:
                 metrics.cold_start_wait.labels(revision.key.namespace, revision.key.name).observe(
                     ctx.queue_wait
@@ -70,7 +77,9 @@ def throttle_handler(
             ctx.queue_wait = clock() - arrived
             return text_reply(504, "kwake gateway: request timeout waiting for a pod\n")
         finally:
+            now = clock()
             if tracker is not None:
-                admission.release(throttler, tracker, clock())
+                admission.release(throttler, tracker, now)
+            recorder.end(now)
 
     return throttle
