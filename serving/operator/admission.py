@@ -35,11 +35,16 @@ def validate(kind: str, body: Mapping[str, Any], old: Mapping[str, Any] | None, 
         # Metadata-only or status changes are never refused for rules a ConfigMap may have
         # tightened since the object was admitted (Knative skips spec checks likewise).
         return
-    if old is not None and kind == keys.REVISION:
-        # Compare like with like: a Revision stored while the webhook was away is undefaulted,
-        # and defaulting it now must not read as a change to an immutable spec.
+    # Validate what the defaulting webhook makes of the object, whether or not it ran: kopf
+    # registers the validating and the mutating configuration one after the other, and a
+    # Service created in between (kwake up applies its manifests as soon as the gateway
+    # listens) would otherwise be refused for the traffic only defaulting adds ("Traffic
+    # targets sum to 0"). Defaulting is idempotent: a defaulted body is unchanged. Compare like
+    # with like: an old object stored while the webhook was away is undefaulted, and defaulting
+    # it now must not read as a change (to a Revision's immutable spec, to a named template).
+    if old is not None:
         old = DEFAULTERS[kind](old, cfg)
-    errs = VALIDATORS[kind](body, cfg, old)
+    errs = VALIDATORS[kind](DEFAULTERS[kind](body, cfg), cfg, old)
     if errs:
         raise Refused(f"validation failed: {errs}")
 
