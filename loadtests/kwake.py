@@ -36,6 +36,8 @@ PODAUTOSCALERS = Resource(
     keys.AUTOSCALING_INTERNAL_GROUP, "v1alpha1", "podautoscalers", True, "PodAutoscaler"
 )
 QUEUE_DEPTH = "kwake_gateway_queue_depth"
+# What kwake up prints once it is done starting (serving/cli/up.py).
+UP_RUNNING = "kwake: running; press Ctrl-C to stop"
 
 
 def hello_service(name: str, annotations: dict[str, str]) -> dict[str, Any]:
@@ -117,16 +119,22 @@ class KwakeUp:
         return up
 
     def wait_output(self, needle: str, within: float) -> None:
-        deadline = time.monotonic() + within
+        """Until `needle` is in kwake up's output. It prints each Ready Service before its
+        `running` line, so once that line is out (a manifest not applied, a Service not Ready
+        in its own time) the needle will not come: fail then, not at `within`."""
+        started = time.monotonic()
+        deadline = started + within
         while time.monotonic() < deadline:
-            if needle in self.output.read_text(errors="replace"):
+            text = self.output.read_text(errors="replace")
+            if needle in text:
                 return
-            if self.process.poll() is not None:
+            if self.process.poll() is not None or UP_RUNNING in text:
                 break
             time.sleep(0.2)
         tail = self.output.read_text(errors="replace")[-3000:]
         raise RuntimeError(
-            f"kwake up: no {needle!r} within {within:.0f}s; its output ends:\n{tail}{self._component_tails()}"
+            f"kwake up: no {needle!r} after {time.monotonic() - started:.0f}s (of {within:.0f}s);"
+            f" its output ends:\n{tail}{self._component_tails()}"
         )
 
     def _component_tails(self, chars: int = 1500) -> str:
