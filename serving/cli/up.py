@@ -21,7 +21,14 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from localkube.client import ApiClient, ApiError, Resource, load_connection
+from localkube.client import (
+    MUTATING_WEBHOOKS,
+    VALIDATING_WEBHOOKS,
+    ApiClient,
+    ApiError,
+    Resource,
+    load_connection,
+)
 from serving.cli import bootstrap
 from serving.cli.manifests import ManifestError, ResourceMap, apply, load_manifests
 from serving.cli.supervisor import Component, Supervisor, kill_leftovers, kwake_argv
@@ -29,6 +36,9 @@ from serving.cli.supervisor import Component, Supervisor, kill_leftovers, kwake_
 KSVC = Resource("serving.knative.dev", "v1", "services", True, "Service")
 READY_TIMEOUT_SECONDS = 180.0
 APPLY_RETRY_SECONDS = 30.0
+WEBHOOKS_SECONDS = 30.0
+# serving.operator.handlers.WEBHOOK_CONFIG_NAME (not imported: that would load kopf here).
+WEBHOOK_CONFIG_NAME = "serving.kwake.dev"
 
 
 def default_state_dir() -> Path:
@@ -120,6 +130,31 @@ async def _wait_port(port: int, within: float, component: Component) -> None:
     raise RuntimeError(
         f"{component.name} did not open port {port} within {within:.0f}s:\n{component.log_tail()}"
     )
+
+
+async def webhooks_registered(client: ApiClient) -> bool:
+    """Both of the operator's admission configurations list their webhooks. kopf creates each
+    empty and fills it a moment later, the validating one and the mutating one apart."""
+    for resource in (MUTATING_WEBHOOKS, VALIDATING_WEBHOOKS):
+        config = await client.get_or_none(resource, WEBHOOK_CONFIG_NAME)
+        if not (config or {}).get("webhooks"):
+            return False
+    return True
+
+
+async def _wait_webhooks(client: ApiClient, within: float, operator: Component, report: Reporter) -> None:
+    """Until the operator's webhooks are registered, so that manifests are defaulted and checked
+    as any later `kubectl apply` would be; past `within`, apply anyway (admitted unchecked, the
+    operator defaults what it reads). A state dir's earlier configurations count: calls to a
+    previous operator fail with 500, which `_apply_one` retries."""
+    deadline = time.monotonic() + within
+    while not await webhooks_registered(client):
+        if operator.process is not None and operator.process.returncode is not None:
+            raise RuntimeError(f"{operator.name} exited at start:\n{operator.log_tail()}")
+        if time.monotonic() > deadline:
+            report(f"{operator.name}: no admission webhooks after {within:.0f}s; applying without them")
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _wait_file(path: Path, within: float, component: Component) -> None:
@@ -303,6 +338,7 @@ async def _up_locked(args: argparse.Namespace, state: Path, report: Reporter) ->
                 await supervisor.start(component)
             await _wait_port(autoscaler_port, 30, components[1])
             await _wait_port(args.gateway_port, 30, components[2])
+            await _wait_webhooks(client, WEBHOOKS_SECONDS, components[0], report)
             services = await _apply_all(client, manifests, args.namespace, report)
             if services:
                 try:
