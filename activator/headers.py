@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -50,6 +51,8 @@ def _connection_tokens(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> fro
 
 # Set by the gateway itself for each request (appended to, where the client sent one).
 _REPLACED_UP = frozenset({"forwarded", "x-request-id"})
+_DROP_UP = _NOT_FORWARDED_UP | _REPLACED_UP
+_DROP_UP_WITH_PEER = _DROP_UP | {"x-forwarded-for"}
 
 
 def upstream_headers(
@@ -64,11 +67,12 @@ def upstream_headers(
     """What the pod sees: the client's end-to-end headers plus forwarding facts, as the pairs
     to write (a list: building a multidict only to write it out cost more than the rest)."""
     extra = tuple(extra)
-    drop = _NOT_FORWARDED_UP | _REPLACED_UP | _connection_tokens(incoming)
+    drop = _DROP_UP_WITH_PEER if peer else _DROP_UP
+    tokens = _connection_tokens(incoming)
+    if tokens:
+        drop = drop | tokens
     if extra:
         drop = drop | {name.lower() for name, _ in extra}
-    if peer:
-        drop = drop | {"x-forwarded-for"}
     out = [(name, value) for name, value in incoming.items() if name.lower() not in drop]
     out.extend(extra)
     if "Host" not in incoming:
@@ -89,14 +93,12 @@ def upstream_headers(
 
 def downstream_headers(upstream: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:
     """What the client sees of the pod's response headers."""
-    drop = _NOT_FORWARDED_DOWN | _connection_tokens(upstream)
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in upstream.items():
-        if name.lower() not in drop:
-            out.add(name, value)
-    return out
+    tokens = _connection_tokens(upstream)
+    drop = _NOT_FORWARDED_DOWN | tokens if tokens else _NOT_FORWARDED_DOWN
+    return CIMultiDict([(name, value) for name, value in upstream.items() if name.lower() not in drop])
 
 
+@functools.lru_cache(maxsize=1024)  # few clients and hosts: the same few strings again and again
 def _forwarded_element(peer: str | None, host: str, scheme: str) -> str:
     parts = []
     if peer:
