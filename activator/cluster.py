@@ -167,8 +167,15 @@ class ClusterRoutingSource:
             try:
                 await self._client.patch(KINGRESSES, key[1], body, key[0], subresource="status")
             except ApiError as exc:
-                if exc.status != 404:
+                if exc.status != 404:  # gone: nothing to write
                     log.warning("cannot write the status of KIngress %s/%s: %s", key[0], key[1], exc)
+                    waiting = True  # written again with the backoff, not left for an unrelated change
+                continue
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                # The API server restarting or a dropped connection must not end the routing
+                # source (the gateway would serve a frozen table): try again with the backoff.
+                log.warning("cannot write the status of KIngress %s/%s: %r", key[0], key[1], exc)
+                waiting = True
                 continue
             self._written[key] = (generation, ready)
         return waiting

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import pytest
 
 from activator.app import build_app
@@ -21,7 +22,7 @@ from activator.config import GatewayConfig
 from activator.peers import EndpointsPeers, StaticPeers, peers_from_endpoints
 from activator.server import GatewayServer
 from activator.subsetting import ReplicaSlot
-from localkube.client import ENDPOINTS, NAMESPACES, ApiClient, load_connection
+from localkube.client import ENDPOINTS, NAMESPACES, ApiClient, ApiError, PatchType, Resource, load_connection
 from localkube.server.runner import ThreadedApiServer
 from tests.activator import objects as o
 from tests.activator.polling import free_port
@@ -160,6 +161,70 @@ async def test_a_worker_that_is_down_does_not_hold_back_ready(
             KINGRESSES, o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
         )
         await _wait_for(client, 1, "True")
+    finally:
+        await server.drain()
+        await api.close()
+
+
+class _FirstStatusWritesFail(ApiClient):
+    """A real client to a real localkube whose first KIngress status writes fail the way a
+    restarting API server's do (a 500, a dropped connection): injected faults, nothing else."""
+
+    def __init__(self, kubeconfig: str, faults: list[BaseException]) -> None:
+        super().__init__(load_connection(kubeconfig))
+        self.faults = faults
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        patch_type: PatchType = "merge",
+        field_manager: str | None = None,
+        force: bool | None = None,
+    ) -> dict[str, Any]:
+        if subresource == "status" and self.faults:
+            raise self.faults.pop(0)
+        return await super().patch(
+            resource,
+            name,
+            patch,
+            namespace,
+            subresource=subresource,
+            patch_type=patch_type,
+            field_manager=field_manager,
+            force=force,
+        )
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [ApiError(500, "InternalError", "etcdserver: leader changed", {}), aiohttp.ServerDisconnectedError()],
+    ids=["500", "disconnected"],
+)
+async def test_a_failed_status_write_is_retried_and_the_source_keeps_running(
+    apiserver: ThreadedApiServer, client: ApiClient, fault: BaseException
+) -> None:
+    admin = free_port()
+    api = _FirstStatusWritesFail(str(apiserver.kubeconfig), [fault, fault])
+    source = ClusterRoutingSource(api, "kwake", StaticPeers(0, 1, admin_port=admin), retry_s=(0.02, 0.2))
+    server = GatewayServer(build_app(GatewayConfig(), source), admin_port=admin)
+    await server.start()
+    try:
+        await client.create(
+            KINGRESSES, o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
+        )
+        # Nothing else changes after the two failed writes: only a retry can make it Ready.
+        await _wait_for(client, 1, "True")
+        assert api.faults == []
+        # The source still follows the cluster: a new generation is written too.
+        ingress = await client.get(KINGRESSES, "hello", "default")
+        ingress["spec"]["rules"][0]["hosts"].append("hello.default.svc")
+        await client.replace(KINGRESSES, ingress, "default")
+        await _wait_for(client, 2, "True")
     finally:
         await server.drain()
         await api.close()
