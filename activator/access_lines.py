@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
-import time
 from typing import Protocol, TextIO
 
 
@@ -28,40 +27,39 @@ class LoggerLines:
 class ThreadedLineWriter:
     """Lines to a text stream from a writer thread, in batches.
 
-    The thread wakes at most every `batch_s`: waking it per line would cost the event loop a
-    thread switch and a GIL hand-off on every request (measured: +50 us per request).
+    The loop only appends to a deque (atomic under the GIL, cheaper than a queue's put); the
+    thread takes what has gathered every `batch_s`: waking it per line would cost the event loop
+    a thread switch and a GIL hand-off on every request (measured: +50 us per request).
     """
 
     def __init__(self, stream: TextIO, *, close_stream: bool = False, batch_s: float = 0.05) -> None:
         self._stream = stream
         self._close_stream = close_stream
         self._batch_s = batch_s
-        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._lines: collections.deque[str] = collections.deque()
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="access-log writer", daemon=True)
         self._thread.start()
 
     def write(self, line: str) -> None:
-        self._lines.put(line)
+        self._lines.append(line)
 
     def close(self) -> None:
-        self._lines.put(None)
+        """Everything written so far reaches the stream, then the thread ends."""
+        self._closing.set()
         self._thread.join(timeout=5)
         if self._close_stream:
             self._stream.close()
 
     def _run(self) -> None:
+        lines = self._lines
         while True:
-            batch: list[str] = []
-            line = self._lines.get()
-            while line is not None:
-                batch.append(line)
-                try:
-                    line = self._lines.get_nowait()
-                except queue.Empty:
-                    break
+            closing = self._closing.wait(self._batch_s)
+            # popleft, not a swap of the container: a line appended while the batch is taken
+            # is either in it or left for the next one, never lost.
+            batch = [lines.popleft() for _ in range(len(lines))]
             if batch:
                 self._stream.write("\n".join(batch) + "\n")
                 self._stream.flush()
-            if line is None:
+            if closing:
                 return
-            time.sleep(self._batch_s)
