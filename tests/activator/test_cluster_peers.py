@@ -9,6 +9,7 @@ as the Endpoints controller would list two gateway pods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
@@ -22,7 +23,7 @@ from activator.config import GatewayConfig
 from activator.peers import EndpointsPeers, StaticPeers, peers_from_endpoints
 from activator.server import GatewayServer
 from activator.subsetting import ReplicaSlot
-from localkube.client import ENDPOINTS, NAMESPACES, ApiClient, ApiError, PatchType, Resource, load_connection
+from localkube.client import ENDPOINTS, NAMESPACES, ApiClient, ApiError, Resource, load_connection
 from localkube.server.runner import ThreadedApiServer
 from tests.activator import objects as o
 from tests.activator.polling import free_port
@@ -151,16 +152,27 @@ async def test_a_worker_that_is_down_does_not_hold_back_ready(
     """Workers of one host: worker 1's admin port refuses (it is down, so it takes no traffic
     either); worker 0 alone decides. A pod listed in Endpoints that refuses holds Ready back
     instead (the test above)."""
-    admin = free_port()
     api = ApiClient(load_connection(str(apiserver.kubeconfig)))
-    source = ClusterRoutingSource(api, "kwake", StaticPeers(0, 2, admin_port=admin), retry_s=(0.02, 0.2))
+    async with _worker_zero(api, workers=2):
+        await client.create(KINGRESSES, _hello())
+        await _wait_for(client, 1, "True")
+
+
+def _hello() -> dict[str, Any]:
+    return o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
+
+
+@contextlib.asynccontextmanager
+async def _worker_zero(api: ApiClient, *, workers: int) -> AsyncIterator[GatewayServer]:
+    """Worker 0 of `workers` on this host, its routes and status from `api` (closed after)."""
+    admin = free_port()
+    source = ClusterRoutingSource(
+        api, "kwake", StaticPeers(0, workers, admin_port=admin), retry_s=(0.02, 0.2)
+    )
     server = GatewayServer(build_app(GatewayConfig(), source), admin_port=admin)
     await server.start()
     try:
-        await client.create(
-            KINGRESSES, o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
-        )
-        await _wait_for(client, 1, "True")
+        yield server
     finally:
         await server.drain()
         await api.close()
@@ -175,29 +187,11 @@ class _FirstStatusWritesFail(ApiClient):
         self.faults = faults
 
     async def patch(
-        self,
-        resource: Resource,
-        name: str,
-        patch: Any,
-        namespace: str | None = None,
-        *,
-        subresource: str | None = None,
-        patch_type: PatchType = "merge",
-        field_manager: str | None = None,
-        force: bool | None = None,
+        self, resource: Resource, name: str, patch: Any, namespace: str | None = None, **options: Any
     ) -> dict[str, Any]:
-        if subresource == "status" and self.faults:
+        if options.get("subresource") == "status" and self.faults:
             raise self.faults.pop(0)
-        return await super().patch(
-            resource,
-            name,
-            patch,
-            namespace,
-            subresource=subresource,
-            patch_type=patch_type,
-            field_manager=field_manager,
-            force=force,
-        )
+        return await super().patch(resource, name, patch, namespace, **options)
 
 
 @pytest.mark.parametrize(
@@ -208,15 +202,9 @@ class _FirstStatusWritesFail(ApiClient):
 async def test_a_failed_status_write_is_retried_and_the_source_keeps_running(
     apiserver: ThreadedApiServer, client: ApiClient, fault: BaseException
 ) -> None:
-    admin = free_port()
     api = _FirstStatusWritesFail(str(apiserver.kubeconfig), [fault, fault])
-    source = ClusterRoutingSource(api, "kwake", StaticPeers(0, 1, admin_port=admin), retry_s=(0.02, 0.2))
-    server = GatewayServer(build_app(GatewayConfig(), source), admin_port=admin)
-    await server.start()
-    try:
-        await client.create(
-            KINGRESSES, o.ingress("hello", ["hello.example.com"], [o.path([o.split("hello-1", 100)])])
-        )
+    async with _worker_zero(api, workers=1):
+        await client.create(KINGRESSES, _hello())
         # Nothing else changes after the two failed writes: only a retry can make it Ready.
         await _wait_for(client, 1, "True")
         assert api.faults == []
@@ -225,6 +213,3 @@ async def test_a_failed_status_write_is_retried_and_the_source_keeps_running(
         ingress["spec"]["rules"][0]["hosts"].append("hello.default.svc")
         await client.replace(KINGRESSES, ingress, "default")
         await _wait_for(client, 2, "True")
-    finally:
-        await server.drain()
-        await api.close()
