@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from loadtests.kwake import hello_service
 from localkube.client import MUTATING_WEBHOOKS, ApiError
 from localkube.server.runner import ThreadedApiServer
 from serving.api.config import Config
@@ -25,23 +26,7 @@ from .operator_harness import running_operator
 
 CFG = Config()
 # examples/hello.yaml: no traffic, no timeouts, no container name; defaulting fills them.
-HELLO: dict[str, Any] = {
-    "apiVersion": "serving.knative.dev/v1",
-    "kind": "Service",
-    "metadata": {"name": "hello", "namespace": "default"},
-    "spec": {
-        "template": {
-            "spec": {
-                "containers": [
-                    {
-                        "image": "ghcr.io/kwake/kwake:0.1.0",
-                        "command": ["python3", "-m", "loadtests.apps.hello"],
-                    }
-                ]
-            }
-        }
-    },
-}
+HELLO: dict[str, Any] = hello_service("hello", {})
 
 
 def test_an_undefaulted_service_without_traffic_is_admitted() -> None:
