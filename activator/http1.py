@@ -8,7 +8,7 @@ treats as an upstream error (502), never guesses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from multidict import CIMultiDict
 
@@ -131,19 +131,25 @@ def parse_response_head(buffer: bytes | bytearray, request_method: str) -> tuple
     return ResponseHead(status, reason, headers, content_length, chunked, keep_alive), end + 4
 
 
+# ChunkedDecoder's states.
+_SIZE: Final = 0
+_DATA: Final = 1
+_DATA_END: Final = 2
+_TRAILERS: Final = 3
+_DONE: Final = 4
+
+
 class ChunkedDecoder:
     """Incremental decoder for a chunked body; trailers are read and dropped."""
 
-    _SIZE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
-
     def __init__(self) -> None:
-        self._state = self._SIZE
+        self._state = _SIZE
         self._remaining = 0
         self._buffer = bytearray()
 
     @property
     def done(self) -> bool:
-        return self._state == self._DONE
+        return self._state == _DONE
 
     def feed(self, data: bytes | bytearray) -> tuple[list[bytes], bytes]:
         """Body pieces found in `data`, and any bytes after the body's end."""
@@ -152,7 +158,7 @@ class ChunkedDecoder:
         buf = self._buffer
         pos = 0
         while True:
-            if self._state == self._SIZE:
+            if self._state == _SIZE:
                 eol = buf.find(b"\r\n", pos)
                 if eol < 0:
                     if len(buf) - pos > 1024:
@@ -164,8 +170,8 @@ class ChunkedDecoder:
                 except ValueError:
                     raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
                 pos = eol + 2
-                self._state = self._DATA if self._remaining else self._TRAILERS
-            elif self._state == self._DATA:
+                self._state = _DATA if self._remaining else _TRAILERS
+            elif self._state == _DATA:
                 take = min(self._remaining, len(buf) - pos)
                 if take == 0:
                     break
@@ -173,15 +179,15 @@ class ChunkedDecoder:
                 pos += take
                 self._remaining -= take
                 if self._remaining == 0:
-                    self._state = self._DATA_END
-            elif self._state == self._DATA_END:
+                    self._state = _DATA_END
+            elif self._state == _DATA_END:
                 if len(buf) - pos < 2:
                     break
                 if buf[pos : pos + 2] != b"\r\n":
                     raise ProtocolError("chunk not followed by CRLF")
                 pos += 2
-                self._state = self._SIZE
-            elif self._state == self._TRAILERS:
+                self._state = _SIZE
+            elif self._state == _TRAILERS:
                 eol = buf.find(b"\r\n", pos)
                 if eol < 0:
                     if len(buf) - pos > MAX_HEAD_BYTES:
@@ -190,9 +196,9 @@ class ChunkedDecoder:
                 empty = eol == pos  # an empty line ends the trailers, and the body
                 pos = eol + 2
                 if empty:
-                    self._state = self._DONE
+                    self._state = _DONE
             else:
                 break
-        rest = bytes(buf[pos:]) if self._state == self._DONE else b""
-        del buf[: len(buf) if self._state == self._DONE else pos]
+        rest = bytes(buf[pos:]) if self._state == _DONE else b""
+        del buf[: len(buf) if self._state == _DONE else pos]
         return out, rest

@@ -317,11 +317,12 @@ class UpstreamResponse:
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def next_chunk(self) -> bytes:
+        """The next piece of the body, b"" at its end (a method, not an async generator: those
+        are not compiled, see setup.py)."""
         connection = self._connection
         assert connection is not None, "body already released"
-        while chunk := await connection.next_chunk():
-            yield chunk
+        return await connection.next_chunk()
 
     def release(self) -> None:
         """Give the connection back if the body was read whole; otherwise close it."""

@@ -136,7 +136,7 @@ class Proxy:
         try:
             async with asyncio.timeout_at(_idle_bound(ctx.total_deadline, ctx.idle_timeout, loop)) as scope:
                 await request.start_stream(upstream.status, upstream.reason, headers, upstream.content_length)
-                async for chunk in upstream.iter_chunks():
+                while chunk := await upstream.next_chunk():
                     await request.write(chunk)
                     size += len(chunk)
                     if ctx.idle_timeout:

@@ -59,18 +59,18 @@ def throttle_handler(
                 ctx.pod = tracker.pod
                 try:
                     return await next_handler(request)
-                except PodRefusedError as exc:
-                    if isinstance(exc, PodClosedError):
+                except PodRefusedError as refused:
+                    if isinstance(refused, PodClosedError):
                         if closed_once:
-                            return bad_gateway(f"{ctx.pod}: {exc}")
+                            return bad_gateway(f"{ctx.pod}: {refused}")
                         closed_once = True
                     failed, tracker = tracker, None
                     admission.refused(throttler, failed, config.refused_backoff_s)
                     if not throttler.has_pods:
                         poker.maybe_poke(revision)
                     tracker = await admission.acquire(throttler, ctx.response_deadline, retry=True)
-        except QueueFullError as exc:
-            return text_reply(503, f"kwake gateway: {exc}\n")
+        except QueueFullError as full:
+            return text_reply(503, f"kwake gateway: {full}\n")
         except admission.ShedError:
             return text_reply(503, "kwake gateway: shutting down\n")
         except admission.DeadlineExceededError:
