@@ -11,9 +11,14 @@ ARG PIP_INDEX_URL
 ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# gcc for mypyc, which compiles the gateway's request path (setup.py); only the built virtualenv
+# reaches the run stage. Without it the install would still succeed, as pure Python.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/kwake
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY localkube ./localkube
 COPY serving ./serving
 COPY activator ./activator

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from activator import native
 from activator.access_lines import ThreadedLineWriter
 from activator.app import build_app, http_sink_factory
 from activator.cluster import ClusterRoutingSource, PeerPolicy
@@ -133,7 +134,14 @@ async def _serve(
         app, host=args.host, port=args.port, admin_port=admin_port, reuse_port=args.workers > 1
     )
     await server.start()
-    log.info("gateway %s listening on %s:%d (replica %s)", config.gateway_id, args.host, server.port, slot)
+    log.info(
+        "gateway %s listening on %s:%d (replica %s; %s)",
+        config.gateway_id,
+        args.host,
+        server.port,
+        slot,
+        native.describe(),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

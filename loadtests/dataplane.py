@@ -41,6 +41,8 @@ from typing import Any, cast
 
 import yaml
 
+from activator import native
+
 NGINX = Path("/usr/sbin/nginx")
 HOST = "hello.default.example.com"
 REVISION = "hello-00001"
@@ -341,6 +343,8 @@ def start_gateway(
     workers: int,
     access_log: str,
     admin_port: int | None = None,
+    *,
+    pure: bool = False,
 ) -> Target:
     port = _free_port()
     argv = [
@@ -357,13 +361,16 @@ def start_gateway(
     ]
     if admin_port is not None:
         argv.append(f"--admin-port={admin_port}")
-    process = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    # A compiled install runs its pure-Python modules on request (activator/native.py).
+    env = {**os.environ, native.PURE_ENV: "1"} if pure else None
+    process = subprocess.Popen(argv, stderr=subprocess.DEVNULL, env=env)
     _wait_port(port)
     time.sleep(0.3 * workers)  # every worker bound and synced
     name = (
         f"gateway {loop}"
         + (f" x{workers}" if workers > 1 else "")
         + ("" if access_log != "off" else " nolog")
+        + (" pure" if pure else "")
     )
     return Target(name, port, HOST, process)
 
@@ -605,9 +612,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             lambda: start_nginx(workdir, app_port),
         ]
         for spec in args.gateways:
-            shape, _, option = spec.partition("-")
+            shape, *options = spec.split("-")
             loop, _, workers = shape.partition("x")
-            logged = not args.no_access_log and option != "nolog"
+            logged = not args.no_access_log and "nolog" not in options
             access_log = str(workdir / "access.log") if logged else "off"
             targets.append(
                 functools.partial(
@@ -617,6 +624,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     loop,
                     int(workers or 1),
                     access_log,
+                    pure="pure" in options,
                 )
             )
         # Rounds interleave the targets, so that drift in what else runs on the machine hits
@@ -656,8 +664,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print()
     for line in _summary(rows, args.rate):
         print(line)
+    print(f"gateways (but -pure): {native.describe()}")
+    extra["gateway_build"] = native.describe()
     for key, value in extra.items():
-        print(f"{key}: {json.dumps(value) if isinstance(value, dict) else f'{value:.0f}'}")
+        shown = (
+            json.dumps(value)
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, str)
+            else f"{value:.0f}"
+        )
+        print(f"{key}: {shown}")
     return {"rows": [dataclasses.asdict(r) for r in rows], **extra}
 
 
@@ -671,8 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--gateways",
         nargs="+",
         default=["asyncio", "uvloop", "uvloopx2", "uvloop-nolog"],
-        help="gateway configurations LOOP[xWORKERS][-nolog] (default: asyncio uvloop uvloopx2"
-        " uvloop-nolog; nginx runs with its access log off, a -nolog gateway is its like)",
+        help="gateway configurations LOOP[xWORKERS][-nolog][-pure] (default: asyncio uvloop uvloopx2"
+        " uvloop-nolog; nginx runs with its access log off, a -nolog gateway is its like; -pure"
+        " runs the request path's pure-Python modules where the install compiled them)",
     )
     parser.add_argument("--no-access-log", action="store_true", help="run the gateway without access log")
     parser.add_argument("--queued", type=int, default=10_000, help="requests to queue at zero (0 skips)")
