@@ -27,6 +27,7 @@ class AiohttpExchange:
     for aiohttp to finish."""
 
     __slots__ = ("ctx", "request", "response")
+    takes_verbatim_heads = False
 
     def __init__(self, request: web.BaseRequest) -> None:
         self.request = request

@@ -41,6 +41,8 @@ log = logging.getLogger("kwake.gateway.fastlane")
 _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 # Statuses that never carry a body (RFC 9110 6.4.1).
 _NO_BODY = frozenset({204, 304}) | frozenset(range(100, 200))
+_END_OF_HEAD = b"\r\n\r\n"
+_CLOSE_AND_END_OF_HEAD = b"\r\nConnection: close\r\n\r\n"
 # Bytes buffered behind a request in progress before the client is read no more.
 _PIPELINE_BUFFER = 256 * 1024
 
@@ -284,17 +286,20 @@ class FastConnection(asyncio.Protocol):
         return lines
 
     def _write_reply(self, exchange: FastExchange, reply: Reply) -> None:
-        headers = reply.headers
-        lines = self.status_head(reply.status, reply.reason, headers)
         body = reply.body
-        if reply.content_type is not None and (headers is None or "Content-Type" not in headers):
-            lines.append(f"Content-Type: {reply.content_type}")
-        if reply.status in _NO_BODY:
-            body = b""
-        elif headers is None or "Content-Length" not in headers:
-            lines.append(f"Content-Length: {len(body)}")
-        lines.append("\r\n")
-        data = "\r\n".join(lines).encode("utf-8", "surrogateescape")
+        if reply.verbatim_head is not None:
+            data = reply.verbatim_head + (_END_OF_HEAD if self.keep_alive else _CLOSE_AND_END_OF_HEAD)
+        else:
+            headers = reply.headers
+            lines = self.status_head(reply.status, reply.reason, headers)
+            if reply.content_type is not None and (headers is None or "Content-Type" not in headers):
+                lines.append(f"Content-Type: {reply.content_type}")
+            if reply.status in _NO_BODY:
+                body = b""
+            elif headers is None or "Content-Length" not in headers:
+                lines.append(f"Content-Length: {len(body)}")
+            lines.append("\r\n")
+            data = "\r\n".join(lines).encode("utf-8", "surrogateescape")
         if exchange.method == "HEAD":
             body = b""
         assert self._transport is not None
@@ -355,6 +360,7 @@ class FastExchange:
         "started",
     )
     scheme = "http"
+    takes_verbatim_heads = True
 
     def __init__(self, connection: FastConnection, head: PlainRequest, body: bytes, head_bytes: int) -> None:
         self._connection = connection

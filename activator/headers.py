@@ -8,21 +8,9 @@ from collections.abc import Iterable
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from activator.handlers.exchange import Headers
+from activator.http1 import HOP_BY_HOP
 from activator.routing import NAMESPACE_HEADER, REVISION_HEADER
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 # Routing headers are the gateway's business: a client must not pick a revision with them, and
 # Knative removes them before proxying.
 # Expect is answered by the gateway itself (100 Continue) before it reads the body.

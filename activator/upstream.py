@@ -20,6 +20,8 @@ import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from multidict import CIMultiDict
+
 from activator import http1
 from activator.backends import PodAddress
 
@@ -301,10 +303,16 @@ class UpstreamResponse:
         self._connection: _Connection | None = connection
         # The request body still being sent when the pod answered early, if it was.
         self._sender = sender
+        self._head = head
         self.status = head.status
         self.reason = head.reason
-        self.headers = head.headers
+        # The head as the pod sent it, when the client can have it unchanged (http1).
+        self.verbatim = head.verbatim
         self.content_length = head.content_length if not head.chunked else None
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        return self._head.headers
 
     async def read(self) -> bytes:
         connection = self._connection

@@ -36,6 +36,9 @@ class Reply(NamedTuple):  # a tuple: one per request, cheaper to build than a da
     # Written already by the handler (a streamed body, a websocket): `size` bytes of body.
     sent: bool = False
     size: int = 0
+    # The pod's status line and field lines as they came, written unchanged in place of
+    # status, reason and headers; only to an exchange that `takes_verbatim_heads`.
+    verbatim_head: bytes | None = None
 
 
 def text_reply(status: int, text: str, headers: CIMultiDict[str] | None = None) -> Reply:
@@ -73,6 +76,11 @@ class Exchange(Protocol):
     @property
     def header_bytes(self) -> int:
         """The size of the header section, for the 431 limit."""
+
+    @property
+    def takes_verbatim_heads(self) -> bool:
+        """Whether this server writes a `Reply.verbatim_head` (the fast lane, which writes
+        bytes); aiohttp's builds its heads from headers."""
 
     def upstream_body(self, limit: int) -> bytes | LimitedBody | None:
         """The body to send the pod (None without one): bytes when it is all here already,

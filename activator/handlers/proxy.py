@@ -97,6 +97,12 @@ class Proxy:
                     payload = await upstream.read()
                 finally:
                     upstream.release()
+                if upstream.verbatim is not None and request.takes_verbatim_heads:
+                    # Nothing in the pod's head to drop or set, and its Content-Length is the
+                    # payload's: it goes out as it came, no headers parsed or rebuilt.
+                    return Reply(
+                        upstream.status, payload, reason=upstream.reason, verbatim_head=upstream.verbatim
+                    )
                 response_headers = downstream_headers(upstream.headers)
                 if request.method == "HEAD" and "Content-Length" in upstream.headers:
                     # No body follows a HEAD answer, but its length is still the pod's.

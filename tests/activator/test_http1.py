@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from activator import http1
+from activator.headers import downstream_headers
 
 
 def test_request_head_encoding() -> None:
@@ -97,3 +100,139 @@ def test_chunk_encoding_round_trips() -> None:
 def test_bad_chunks_are_protocol_errors(raw: bytes) -> None:
     with pytest.raises(http1.ProtocolError):
         http1.ChunkedDecoder().feed(raw)
+
+
+# -- heads that go to the client as they came ------------------------------------------------
+
+AIOHTTP_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 6\r\n"
+    b"Date: Sun, 29 Nov 2026 09:00:00 GMT\r\nServer: Python/3.11 aiohttp/3.14.5"
+)
+
+
+def _facts(head: http1.ResponseHead) -> tuple[object, ...]:
+    return (
+        head.status,
+        head.reason,
+        head.content_length,
+        head.chunked,
+        head.keep_alive,
+        list(head.headers.items()),
+    )
+
+
+def test_a_plain_head_is_kept_as_it_came_and_reads_as_the_full_parse() -> None:
+    parsed = http1.parse_response_head(AIOHTTP_HEAD + b"\r\n\r\nhello\n", "GET")
+    assert parsed is not None
+    head, size = parsed
+    assert head.verbatim == AIOHTTP_HEAD and size == len(AIOHTTP_HEAD) + 4
+    assert _facts(head) == _facts(http1.parsed_head(AIOHTTP_HEAD, "GET"))
+    head_request = http1.parse_response_head(AIOHTTP_HEAD + b"\r\n\r\n", "HEAD")
+    assert head_request is not None
+    assert head_request[0].verbatim == AIOHTTP_HEAD and head_request[0].content_length == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        (b"HTTP/1.1 200 OK", b"HTTP/1.0 200 OK"),
+        (b"HTTP/1.1 200 OK", b"HTTP/1.1 204 No Content"),
+        (b"HTTP/1.1 200 OK", b"HTTP/1.1 304 Not Modified"),
+        (b"HTTP/1.1 200 OK", b"HTTP/1.1 101 Switching Protocols"),
+        (b"Content-Length: 6", b"Transfer-Encoding: chunked"),
+        (b"Content-Length: 6", b"Content-Length: 6\r\nContent-Length: 6"),
+        (b"Content-Length: 6", b"Content-Length: 6, 6"),
+        (b"Content-Length: 6", b"X-Length: 6"),
+        (b"Date: ", b"X-Date: "),
+        (b"Server:", b"Connection: keep-alive\r\nServer:"),
+        (b"Server:", b"CONNECTION: close\r\nServer:"),
+        (b"Server:", b"Keep-Alive: timeout=5\r\nServer:"),
+        (b"Server:", b"TE: trailers\r\nServer:"),
+        (b"Server:", b"Trailer: X\r\nServer:"),
+        (b"Server:", b"Upgrade: h2c\r\nServer:"),
+        (b"Server:", b"Proxy-Connection: close\r\nServer:"),
+    ],
+)
+def test_heads_a_proxy_must_act_on_are_parsed_field_by_field(change: tuple[bytes, bytes]) -> None:
+    raw = AIOHTTP_HEAD.replace(*change)
+    parsed = http1.parse_response_head(raw + b"\r\n\r\n", "GET")
+    assert parsed is not None
+    assert parsed[0].verbatim is None
+    assert _facts(parsed[0]) == _facts(http1.parsed_head(raw, "GET"))
+
+
+@pytest.mark.parametrize("bad", [b"Bad : space", b" Lead: x", b"NoColon", b"Content-Length: 6x"])
+def test_a_bad_field_line_is_refused_whatever_else_the_head_has(bad: bytes) -> None:
+    with pytest.raises(http1.ProtocolError):
+        http1.parse_response_head(AIOHTTP_HEAD + b"\r\n" + bad + b"\r\n\r\n", "GET")
+
+
+_NAMES = st.sampled_from(
+    [
+        "Content-Length",
+        "content-length",
+        "Date",
+        "DATE",
+        "Server",
+        "X-A",
+        "Connection",
+        "Keep-Alive",
+        "Transfer-Encoding",
+        "TE",
+        "Te-Thing",
+        "Proxy-Connection",
+        "Set-Cookie",
+        "Bad ",
+        " Lead",
+        "Dat e",
+    ]
+)
+_VALUES = st.sampled_from(
+    ["6", "0", " 6 ", "6, 6", "x", "close", "keep-alive", "chunked", "gzip", "", "a:b", "é"]
+)
+_STATUS_LINES = st.sampled_from(
+    [
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 200",
+        "HTTP/1.1 404 Not Found",
+        "HTTP/1.1 204 No Content",
+        "HTTP/1.1 304 X",
+        "HTTP/1.1 101 Switching",
+        "HTTP/1.0 200 OK",
+        "HTTP/1.1 599 Odd",
+        "HTTP/1.1 600 Bad",
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    status_line=_STATUS_LINES,
+    fields=st.lists(st.tuples(_NAMES, st.sampled_from([":", ": ", ":  ", "\t:"]), _VALUES), max_size=6),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_the_verbatim_check_agrees_with_the_full_parse(
+    status_line: str, fields: list[tuple[str, str, str]], method: str
+) -> None:
+    """Whatever the shortcut takes, the full parse reads alike; whatever the full parse refuses,
+    the shortcut refuses too; and a verbatim head has nothing the gateway would drop or set."""
+    raw = "\r\n".join([status_line, *(name + sep + value for name, sep, value in fields)]).encode()
+    try:
+        expected = http1.parsed_head(raw, method)
+    except http1.ProtocolError:
+        with pytest.raises(http1.ProtocolError):
+            http1.parse_response_head(raw + b"\r\n\r\n", method)
+        return
+    parsed = http1.parse_response_head(raw + b"\r\n\r\n", method)
+    assert parsed is not None
+    head = parsed[0]
+    assert _facts(head) == _facts(expected)
+    if head.verbatim is not None:
+        assert head.verbatim == raw and head.keep_alive and not head.chunked
+        kept = downstream_headers(expected.headers)
+        assert list(kept.items()) == [
+            (k, v) for k, v in expected.headers.items() if k.lower() != "content-length"
+        ]
+        (length,) = expected.headers.getall("Content-Length")
+        assert length.isdigit()
+        assert "Date" in expected.headers
