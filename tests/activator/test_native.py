@@ -9,6 +9,7 @@ untested.
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -86,6 +87,15 @@ def test_the_pure_switch_runs_every_listed_module_from_its_source() -> None:
     assert proxy.endswith("activator/handlers/proxy.py")
 
 
+def test_a_machine_that_can_compile_tests_the_compiled_build() -> None:
+    if os.environ.get("KWAKE_NO_EXTENSIONS"):
+        pytest.skip("installed with KWAKE_NO_EXTENSIONS")
+    if shutil.which(os.environ.get("CC", "cc")) is None or importlib.util.find_spec("mypyc") is None:
+        pytest.skip("no C compiler or no mypyc here: the install is pure Python")
+    why = native.why_pure(environ={})
+    assert why is None, f"{why}: run `pip install -e .` again, so that the suite tests what ships"
+
+
 @pytest.mark.skipif(not COMPILED, reason=f"this install runs pure Python: {native.why_pure()}")
 def test_a_compiled_install_runs_its_extensions() -> None:
     described, fastlane, proxy = _run(REPORT).split("\n")[:3]
@@ -122,6 +132,7 @@ def test_the_fast_lane_tests_pass_on_the_pure_modules_too() -> None:
             "-p",
             "no:cacheprovider",
             str(here / "test_plain_request.py"),
+            str(here / "test_http1.py"),
             str(here / "test_fastlane.py"),
             str(here / "test_upstream.py"),
             str(here / "test_throttling.py"),
