@@ -22,6 +22,12 @@ _HTTP_PORT_NAMES = ("http", "http1", "h2c", "")
 class PodAddress:
     ip: str
     port: int
+    # host:port, as requests and logs name the pod (computed once: used on every request).
+    authority: str = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        object.__setattr__(self, "authority", f"{host}:{self.port}")
 
     @property
     def sort_key(self) -> tuple[int, int, str, int]:
@@ -31,11 +37,6 @@ class PodAddress:
             return (parsed.version, int(parsed), "", self.port)
         except ValueError:
             return (9, 0, self.ip, self.port)
-
-    @property
-    def authority(self) -> str:
-        host = f"[{self.ip}]" if ":" in self.ip else self.ip
-        return f"{host}:{self.port}"
 
     def __str__(self) -> str:
         return self.authority

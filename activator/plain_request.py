@@ -14,7 +14,6 @@ edge case right: it only has to recognise the common case, and be sure of it.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from aiohttp.http_parser import SINGLETON_HEADERS
 from multidict import CIMultiDict
@@ -69,14 +68,25 @@ class NotPlain(Exception):
     """Not a request the fast lane serves: aiohttp's server takes the connection over."""
 
 
-class PlainRequest(NamedTuple):  # a tuple: one per request
-    method: str
-    target: str
-    headers: CIMultiDict[str]
-    host: str
-    # The declared body length; None without a Content-Length header.
-    content_length: int | None
-    keep_alive: bool
+class PlainRequest:
+    __slots__ = ("content_length", "headers", "host", "keep_alive", "method", "target")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        host: str,
+        content_length: int | None,
+        keep_alive: bool,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.host = host
+        # The declared body length; None without a Content-Length header.
+        self.content_length = content_length
+        self.keep_alive = keep_alive
 
 
 def parse_plain_request(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 
 from activator.backends import PodAddress
@@ -11,21 +10,36 @@ from activator.routing import Path, Split
 from activator.state import RevisionState
 
 
-@dataclasses.dataclass(slots=True, eq=False)
 class RequestContext:
-    request_id: str
-    # Loop time the request arrived.
-    started: float
-    path: Path | None = None
-    split: Split | None = None
-    revision: RevisionState | None = None
-    pod: PodAddress | None = None
-    queue_wait: float = 0.0
-    # Loop times by which the response must start, and end.
-    response_deadline: float = float("inf")
-    total_deadline: float = float("inf")
-    # Seconds the pod may stay silent while answering (0 = no limit).
-    idle_timeout: float = 0.0
+    # A plain class, not a dataclass: one per request, and mypyc compiles a written __init__
+    # (a dataclass's generated one stays interpreted).
+    __slots__ = (
+        "idle_timeout",
+        "path",
+        "pod",
+        "queue_wait",
+        "request_id",
+        "response_deadline",
+        "revision",
+        "split",
+        "started",
+        "total_deadline",
+    )
+
+    def __init__(self, request_id: str, started: float) -> None:
+        self.request_id = request_id
+        # Loop time the request arrived.
+        self.started = started
+        self.path: Path | None = None
+        self.split: Split | None = None
+        self.revision: RevisionState | None = None
+        self.pod: PodAddress | None = None
+        self.queue_wait = 0.0
+        # Loop times by which the response must start, and end.
+        self.response_deadline = float("inf")
+        self.total_deadline = float("inf")
+        # Seconds the pod may stay silent while answering (0 = no limit).
+        self.idle_timeout = 0.0
 
 
 # One link of the chain: Knative's activator composes http.Handlers the same way.

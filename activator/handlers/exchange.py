@@ -13,7 +13,7 @@ handler has streamed itself through `start_stream`/`write`/`end_stream`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -27,18 +27,37 @@ Headers = CIMultiDict[str] | CIMultiDictProxy[str]
 TEXT_PLAIN = "text/plain; charset=utf-8"
 
 
-class Reply(NamedTuple):  # a tuple: one per request, cheaper to build than a dataclass
-    status: int
-    body: bytes = b""
-    headers: CIMultiDict[str] | None = None
-    reason: str | None = None
-    content_type: str | None = None
-    # Written already by the handler (a streamed body, a websocket): `size` bytes of body.
-    sent: bool = False
-    size: int = 0
-    # The pod's status line and field lines as they came, written unchanged in place of
-    # status, reason and headers; only to an exchange that `takes_verbatim_heads`.
-    verbatim_head: bytes | None = None
+class Reply:
+    """One per request: a plain class with slots (mypyc builds it natively; a NamedTuple's
+    constructor stays interpreted)."""
+
+    __slots__ = ("body", "content_type", "headers", "reason", "sent", "size", "status", "verbatim_head")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: CIMultiDict[str] | None = None,
+        reason: str | None = None,
+        content_type: str | None = None,
+        sent: bool = False,
+        size: int = 0,
+        verbatim_head: bytes | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.reason = reason
+        self.content_type = content_type
+        # Written already by the handler (a streamed body, a websocket): `size` bytes of body.
+        self.sent = sent
+        self.size = size
+        # The pod's status line and field lines as they came, written unchanged in place of
+        # status, reason and headers; only to an exchange that `takes_verbatim_heads`.
+        self.verbatim_head = verbatim_head
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.body[:60]!r}, headers={self.headers}, sent={self.sent})"
 
 
 def text_reply(status: int, text: str, headers: CIMultiDict[str] | None = None) -> Reply:
