@@ -28,6 +28,7 @@ class AiohttpExchange:
 
     __slots__ = ("ctx", "request", "response")
     takes_verbatim_heads = False
+    verbatim_head = None  # aiohttp parsed the head: the gateway writes its own
 
     def __init__(self, request: web.BaseRequest) -> None:
         self.request = request

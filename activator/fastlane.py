@@ -358,6 +358,7 @@ class FastExchange:
         "raw_path",
         "remote",
         "started",
+        "verbatim_head",
     )
     scheme = "http"
     takes_verbatim_heads = True
@@ -373,6 +374,7 @@ class FastExchange:
         self.host = head.host
         self.remote = connection.remote
         self.content_length = head.content_length
+        self.verbatim_head = head.verbatim
         self._body = body
         self._chunked = False
         self.started = False

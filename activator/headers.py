@@ -65,18 +65,56 @@ def upstream_headers(
     out.extend(extra)
     if "Host" not in incoming:
         out.append(("Host", host))
+    _append_forwarding(
+        out,
+        peer=peer,
+        scheme=scheme,
+        host=host,
+        request_id=request_id,
+        previous_for=incoming.get("X-Forwarded-For"),
+        previous_forwarded=incoming.get("Forwarded"),
+        proto="x-forwarded-proto" in drop or "X-Forwarded-Proto" not in incoming,
+        forwarded_host="x-forwarded-host" in drop or "X-Forwarded-Host" not in incoming,
+    )
+    return out
+
+
+# A request with none of these fields needs nothing dropped, replaced or appended to: it goes to
+# the pod as it came (its Content-Length too, its body going whole), the forwarding fields added.
+ACTED_ON_UP = (_DROP_UP_WITH_PEER - {"content-length"}) | {"x-forwarded-proto", "x-forwarded-host"}
+
+
+def forwarding_fields(*, peer: str | None, scheme: str, host: str, request_id: str) -> bytes:
+    """What `upstream_headers` adds to a request without any of ACTED_ON_UP, as the bytes that
+    end its head (each field after a CRLF, then the blank line)."""
+    added: list[tuple[str, str]] = []
+    _append_forwarding(added, peer=peer, scheme=scheme, host=host, request_id=request_id)
+    return "".join([f"\r\n{name}: {value}" for name, value in added] + ["\r\n\r\n"]).encode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def _append_forwarding(
+    out: list[tuple[str, str]],
+    *,
+    peer: str | None,
+    scheme: str,
+    host: str,
+    request_id: str,
+    previous_for: str | None = None,
+    previous_forwarded: str | None = None,
+    proto: bool = True,
+    forwarded_host: bool = True,
+) -> None:
     if peer:
-        previous = incoming.get("X-Forwarded-For")
-        out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
-    if "x-forwarded-proto" in drop or "X-Forwarded-Proto" not in incoming:
+        out.append(("X-Forwarded-For", f"{previous_for}, {peer}" if previous_for else peer))
+    if proto:
         out.append(("X-Forwarded-Proto", scheme))
-    if "x-forwarded-host" in drop or "X-Forwarded-Host" not in incoming:
+    if forwarded_host:
         out.append(("X-Forwarded-Host", host))
     element = _forwarded_element(peer, host, scheme)
-    previous_fwd = incoming.get("Forwarded")
-    out.append(("Forwarded", f"{previous_fwd}, {element}" if previous_fwd else element))
+    out.append(("Forwarded", f"{previous_forwarded}, {element}" if previous_forwarded else element))
     out.append(("X-Request-Id", request_id))
-    return out
 
 
 def downstream_headers(upstream: CIMultiDictProxy[str] | CIMultiDict[str]) -> CIMultiDict[str]:

@@ -18,6 +18,8 @@ import re
 from aiohttp.http_parser import SINGLETON_HEADERS
 from multidict import CIMultiDict
 
+from activator.headers import ACTED_ON_UP
+
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 # RFC 9110 5.6.2 tchar.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -35,6 +37,8 @@ _METHOD_PREFIXES = frozenset(m[:i].encode() for m in METHODS for i in range(1, l
 # one list to aiohttp: rare enough to leave to it.
 _MAX_HEADER_LINES = 127
 _SINGLE_LINE_HEADERS = SINGLETON_HEADERS | {"connection"}
+# A hixie-76 handshake (Sec-WebSocket-Key1) is refused by aiohttp.
+_NEVER_PLAIN = frozenset({"transfer-encoding", "upgrade", "expect", "sec-websocket-key1"})
 
 
 def _repeats_one_of(pairs: list[tuple[str, str]], names: frozenset[str]) -> bool:
@@ -69,7 +73,7 @@ class NotPlain(Exception):
 
 
 class PlainRequest:
-    __slots__ = ("content_length", "headers", "host", "keep_alive", "method", "target")
+    __slots__ = ("content_length", "headers", "host", "keep_alive", "method", "target", "verbatim")
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class PlainRequest:
         host: str,
         content_length: int | None,
         keep_alive: bool,
+        verbatim: bytes | None = None,
     ) -> None:
         self.method = method
         self.target = target
@@ -87,6 +92,9 @@ class PlainRequest:
         # The declared body length; None without a Content-Length header.
         self.content_length = content_length
         self.keep_alive = keep_alive
+        # The head as received (request line and field lines, no blank line) when it has none
+        # of the fields the gateway acts on (headers.ACTED_ON_UP): it can go to the pod as it is.
+        self.verbatim = verbatim
 
 
 def parse_plain_request(
@@ -116,7 +124,8 @@ def parse_plain_request(
     if rest:
         for line in rest.split("\r\n"):
             name, colon, value = line.partition(":")
-            if not colon or _TOKEN.fullmatch(name) is None:
+            # Letters, digits and dashes (nearly every name) without the regular expression.
+            if not colon or not (name.replace("-", "").isalnum() or _TOKEN.fullmatch(name) is not None):
                 raise NotPlain  # obs-fold, a space before the colon, a bad name
             pairs.append((name, value.strip(" \t")))
     if len(pairs) > _MAX_HEADER_LINES:
@@ -124,15 +133,9 @@ def parse_plain_request(
     names = {name.lower() for name, _ in pairs}
     if len(names) != len(pairs) and _repeats_one_of(pairs, _SINGLE_LINE_HEADERS):
         raise NotPlain
-    headers: CIMultiDict[str] = CIMultiDict(pairs)
-    if (
-        "Host" not in headers
-        or "Transfer-Encoding" in headers
-        or "Upgrade" in headers
-        or "Expect" in headers
-        or "Sec-WebSocket-Key1" in headers  # a hixie-76 handshake, which aiohttp refuses
-    ):
+    if "host" not in names or not names.isdisjoint(_NEVER_PLAIN):
         raise NotPlain
+    headers: CIMultiDict[str] = CIMultiDict(pairs)
     content_length = None
     length = headers.get("Content-Length")
     if length is not None:
@@ -143,4 +146,7 @@ def parse_plain_request(
             raise NotPlain  # aiohttp streams it (or refuses it, past the gateway's limit)
     connection = headers.get("Connection")
     keep_alive = connection is None or "close" not in [t.strip() for t in connection.lower().split(",")]
-    return PlainRequest(method, target, headers, headers["Host"], content_length, keep_alive), end + 4
+    verbatim = raw if names.isdisjoint(ACTED_ON_UP) else None
+    return PlainRequest(
+        method, target, headers, headers["Host"], content_length, keep_alive, verbatim
+    ), end + 4

@@ -373,21 +373,28 @@ class UpstreamPool:
         headers: Iterable[tuple[str, str]],
         body: bytes | AsyncIterator[bytes] | None = None,
         content_length: int | None = None,
+        *,
+        encoded_head: bytes | None = None,
     ) -> UpstreamResponse:
         """Sends the request and waits for the response head.
 
+        `encoded_head`, when given, is the whole head to send instead of one built from
+        `method`, `target` and `headers`, its framing included (a body is then bytes).
         Raises ConnectionRefusedError (nothing was sent) or other OSError from connecting,
         UpstreamError for failures after that. Cancellation closes the connection.
         """
-        if body is None:
-            framing = None
-        elif content_length is not None:
-            framing = f"Content-Length: {content_length}"
-        elif isinstance(body, bytes):
-            framing = f"Content-Length: {len(body)}"
+        if encoded_head is not None:
+            head = encoded_head
         else:
-            framing = "Transfer-Encoding: chunked"
-        head = http1.encode_request_head(method, target, headers, framing)
+            if body is None:
+                framing = None
+            elif content_length is not None:
+                framing = f"Content-Length: {content_length}"
+            elif isinstance(body, bytes):
+                framing = f"Content-Length: {len(body)}"
+            else:
+                framing = "Transfer-Encoding: chunked"
+            head = http1.encode_request_head(method, target, headers, framing)
         for attempt in (1, 2):
             # A bodiless request that meets a connection closed while idle is simply sent again;
             # one with a body cannot be, so its connection is checked before use.

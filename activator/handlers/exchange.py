@@ -97,6 +97,12 @@ class Exchange(Protocol):
         """The size of the header section, for the 431 limit."""
 
     @property
+    def verbatim_head(self) -> bytes | None:
+        """The request's head as received (request line and field lines, without the blank
+        line) when it has none of the fields the gateway acts on (`headers.ACTED_ON_UP`) and
+        any body is whole: it may go to the pod as it is. None otherwise."""
+
+    @property
     def takes_verbatim_heads(self) -> bool:
         """Whether this server writes a `Reply.verbatim_head` (the fast lane, which writes
         bytes); aiohttp's builds its heads from headers."""

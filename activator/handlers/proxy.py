@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 import aiohttp
 from multidict import CIMultiDict
@@ -27,7 +27,7 @@ from activator.handlers.context import PodClosedError, PodRefusedError, RequestC
 from activator.handlers.exchange import Exchange, Reply, text_reply
 from activator.handlers.limits import BodyTooLargeError
 from activator.handlers.responses import bad_gateway, body_started
-from activator.headers import downstream_headers, upstream_headers
+from activator.headers import downstream_headers, forwarding_fields, upstream_headers
 from activator.upstream import ClosedBeforeResponseError, UpstreamError, UpstreamPool, UpstreamResponse
 
 # Methods RFC 9110 calls idempotent and safe to send again when no byte of the answer was seen.
@@ -48,13 +48,23 @@ class Proxy:
         # A plain function handing on the awaitable: no coroutine frame of its own.
         ctx = request.ctx
         assert ctx.pod is not None and ctx.path is not None and ctx.split is not None
+        assert self.pool is not None, "the app's start attaches the pool"
+        extra = ctx.path.append_headers + ctx.split.append_headers
+        verbatim = request.verbatim_head
+        if verbatim is not None and not extra:
+            # Nothing in the client's head to drop or replace: it goes as it came, with the
+            # forwarding fields after it (what upstream_headers would write, not rebuilt).
+            added = forwarding_fields(
+                peer=request.remote, scheme=request.scheme, host=request.host, request_id=ctx.request_id
+            )
+            return self._forward(self.pool, request, (), ctx, verbatim + added)
         headers = upstream_headers(
             request.headers,
             peer=request.remote,
             scheme=request.scheme,
             host=request.host,
             request_id=ctx.request_id,
-            extra=ctx.path.append_headers + ctx.split.append_headers,
+            extra=extra,
         )
         if websocket.is_upgrade(request):
             assert self.session is not None, "the app's start attaches the session"
@@ -68,11 +78,15 @@ class Proxy:
                     ctx=ctx,
                 )
             )
-        assert self.pool is not None, "the app's start attaches the pool"
         return self._forward(self.pool, request, headers, ctx)
 
     async def _forward(
-        self, pool: UpstreamPool, request: Exchange, headers: list[tuple[str, str]], ctx: RequestContext
+        self,
+        pool: UpstreamPool,
+        request: Exchange,
+        headers: Sequence[tuple[str, str]],
+        ctx: RequestContext,
+        encoded_head: bytes | None = None,
     ) -> Reply:
         assert ctx.pod is not None
         body = request.upstream_body(self._config.max_body_bytes) if request.body_exists else None
@@ -87,7 +101,13 @@ class Proxy:
             # app being silent).
             watch.watch(task, _idle_bound(ctx.response_deadline, ctx.idle_timeout, loop))
             upstream = await pool.request(
-                ctx.pod, request.method, request.raw_path, headers, body, request.content_length
+                ctx.pod,
+                request.method,
+                request.raw_path,
+                headers,
+                body,
+                request.content_length,
+                encoded_head=encoded_head,
             )
             length = upstream.content_length
             if length is not None and length <= self._config.buffer_small_bodies_bytes:

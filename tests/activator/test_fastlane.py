@@ -14,7 +14,7 @@ import dataclasses
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import pytest
 from aiohttp import web
@@ -309,6 +309,11 @@ async def test_a_body_too_large_to_buffer_is_handed_over_and_reaches_the_pod_who
     assert not lane(gw).connections, "streamed by aiohttp"
 
 
+def by_name(fields: Iterable[tuple[str, str]], leave_out: str) -> list[tuple[str, str]]:
+    """Fields by lower-cased name, those of one name in their order (a stable sort)."""
+    return sorted(((k.lower(), v) for k, v in fields if k.lower() != leave_out), key=lambda f: f[0])
+
+
 async def test_the_pod_the_client_and_the_access_log_see_the_same_exchange_from_either_lane(
     start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
 ) -> None:
@@ -344,11 +349,7 @@ async def test_the_pod_the_client_and_the_access_log_see_the_same_exchange_from_
     assert by_fast.headers["X-Forwarded-For"] == "10.0.0.1, 127.0.0.1"
     # The fast lane writes the pod's head as it came; aiohttp writes its own order. Fields of
     # one name keep their order in both (a stable sort by name).
-    without_date = [
-        sorted(((k.lower(), v) for k, v in answer.headers.items() if k != "Date"), key=lambda kv: kv[0])
-        for answer in (fast_answer, slow_answer)
-    ]
-    assert without_date[0] == without_date[1]
+    assert by_name(fast_answer.headers.items(), "date") == by_name(slow_answer.headers.items(), "date")
     assert (fast_answer.status, fast_answer.body) == (slow_answer.status, slow_answer.body)
     await eventually(lambda: len(log.lines) == 3, READ_BOUND_S)
     timing = {"time", "duration", "queue_wait"}
@@ -359,6 +360,33 @@ async def test_the_pod_the_client_and_the_access_log_see_the_same_exchange_from_
     assert fast_line["path"] == "/echo?x=1&y=%2F" and fast_line["request_id"] == "fixed"
     assert fast_line["pod"] == f"127.0.0.1:{backend.port}" and fast_line["remote"] == "127.0.0.1"
     assert fast_line["bytes"] == len(fast_answer.body) and fast_line["status"] == 200
+
+
+async def test_a_head_with_nothing_to_rewrite_reaches_the_pod_alike_from_either_lane(
+    start_backend: StartBackend, start_gateway: StartGateway, connect: Connect
+) -> None:
+    # No field the gateway drops or replaces: the fast lane sends the head as it came, with the
+    # forwarding fields after it; aiohttp's lane rebuilds it. The pod sees the same.
+    pod = Pod()
+    backend = await start_backend(pod.app())
+    gw = await start_gateway(*routes(backend.port))
+    same = request("POST", "/echo?q=1", "Accept: */*", "Cookie: a=b", "Cookie: c=d", body=b"hello")
+    fast = await connect(gw)
+    fast.send(same, "POST")
+    [fast_answer] = await fast.responses(1)
+    slow = await connect(gw)
+    slow.send(request("POST", "/echo", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
+    await slow.responses(1)
+    slow.send(same, "POST")
+    [slow_answer] = await slow.responses(1)
+    by_fast, _, by_aiohttp = pod.seen
+    assert by_fast.body == by_aiohttp.body == b"hello"
+    # Content-Length stays where the client put it, or comes last as the rebuilt head's framing.
+    fields = [by_name(seen.headers.items(), leave_out="x-request-id") for seen in (by_fast, by_aiohttp)]
+    assert fields[0] == fields[1]
+    assert by_fast.headers.getall("Cookie") == ["a=b", "c=d"] and by_fast.headers["Content-Length"] == "5"
+    assert by_fast.headers["X-Forwarded-For"] == "127.0.0.1" and by_fast.headers["X-Request-Id"]
+    assert (fast_answer.status, fast_answer.body) == (slow_answer.status, slow_answer.body)
 
 
 async def test_paths_route_alike_from_either_lane(
