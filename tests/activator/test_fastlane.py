@@ -309,6 +309,23 @@ async def test_a_body_too_large_to_buffer_is_handed_over_and_reaches_the_pod_who
     assert not lane(gw).connections, "streamed by aiohttp"
 
 
+async def from_either_lane(
+    gw: RunningGateway, connect: Connect, same: bytes, method: str
+) -> tuple[RawResponse, RawResponse]:
+    """The answers to `same` on a fast-lane connection, then on one handed to aiohttp (by a
+    chunked request first)."""
+    fast = await connect(gw)
+    fast.send(same, method)
+    [fast_answer] = await fast.responses(1)
+    slow = await connect(gw)
+    slow.send(request("POST", "/echo", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
+    await slow.responses(1)
+    assert len(lane(gw).connections) == 1, "only the first connection is the fast lane's"
+    slow.send(same, method)
+    [slow_answer] = await slow.responses(1)
+    return fast_answer, slow_answer
+
+
 def by_name(fields: Iterable[tuple[str, str]], leave_out: str) -> list[tuple[str, str]]:
     """Fields by lower-cased name, those of one name in their order (a stable sort)."""
     return sorted(((k.lower(), v) for k, v in fields if k.lower() != leave_out), key=lambda f: f[0])
@@ -334,15 +351,7 @@ async def test_the_pod_the_client_and_the_access_log_see_the_same_exchange_from_
         "Cookie: a=b",
         "Cookie: c=d",
     )
-    fast = await connect(gw)
-    fast.send(same, "GET")
-    [fast_answer] = await fast.responses(1)
-    slow = await connect(gw)
-    slow.send(request("POST", "/echo", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
-    await slow.responses(1)
-    assert len(lane(gw).connections) == 1, "only the first connection is the fast lane's"
-    slow.send(same, "GET")
-    [slow_answer] = await slow.responses(1)
+    fast_answer, slow_answer = await from_either_lane(gw, connect, same, "GET")
     by_fast, _, by_aiohttp = pod.seen
     assert by_fast == by_aiohttp
     assert "X-Hop" not in by_fast.headers and "Keep-Alive" not in by_fast.headers
@@ -371,14 +380,7 @@ async def test_a_head_with_nothing_to_rewrite_reaches_the_pod_alike_from_either_
     backend = await start_backend(pod.app())
     gw = await start_gateway(*routes(backend.port))
     same = request("POST", "/echo?q=1", "Accept: */*", "Cookie: a=b", "Cookie: c=d", body=b"hello")
-    fast = await connect(gw)
-    fast.send(same, "POST")
-    [fast_answer] = await fast.responses(1)
-    slow = await connect(gw)
-    slow.send(request("POST", "/echo", "Transfer-Encoding: chunked") + b"0\r\n\r\n", "POST")
-    await slow.responses(1)
-    slow.send(same, "POST")
-    [slow_answer] = await slow.responses(1)
+    fast_answer, slow_answer = await from_either_lane(gw, connect, same, "POST")
     by_fast, _, by_aiohttp = pod.seen
     assert by_fast.body == by_aiohttp.body == b"hello"
     # Content-Length stays where the client put it, or comes last as the rebuilt head's framing.
