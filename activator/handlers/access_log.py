@@ -19,17 +19,32 @@ def access_log_observer(lines: LineSink) -> Observer:
     return log
 
 
+_LINE = (
+    '{"time":%.6f,"host":%s,"method":%s,"path":%s,"status":%d,"bytes":%d,"duration":%.6f,'
+    '"namespace":%s,"revision":%s,"pod":%s,"queue_wait":%.6f,"request_id":%s,"remote":%s}'
+)
+
+
 def _line(request: Exchange, ctx: RequestContext, status: int, size: int, duration: float) -> str:
     # Formatted by hand, strings quoted by json's C quoting: a third of what json.dumps of a
-    # dict costs (measured 14.6 -> ~4 us), on every request.
+    # dict costs (measured 14.6 -> ~4 us), on every request. One %-format rather than an
+    # f-string: mypyc builds f-strings with format specs piece by piece (measured, compiled:
+    # 6.1 us as an f-string, 2.8 us as this).
     revision = ctx.revision.key if ctx.revision is not None else None
     pod = ctx.pod
     remote = request.remote
-    return (
-        f'{{"time":{time.time():.6f},"host":{_quote(request.host)},"method":{_quote(request.method)},'
-        f'"path":{_quote(request.raw_path)},"status":{status},"bytes":{size},"duration":{duration:.6f},'
-        f'"namespace":{_quote(revision.namespace) if revision else "null"},'
-        f'"revision":{_quote(revision.name) if revision else "null"},'
-        f'"pod":{_quote(pod.authority) if pod else "null"},"queue_wait":{ctx.queue_wait:.6f},'
-        f'"request_id":{_quote(ctx.request_id)},"remote":{_quote(remote) if remote is not None else "null"}}}'
+    return _LINE % (
+        time.time(),
+        _quote(request.host),
+        _quote(request.method),
+        _quote(request.raw_path),
+        status,
+        size,
+        duration,
+        _quote(revision.namespace) if revision else "null",
+        _quote(revision.name) if revision else "null",
+        _quote(pod.authority) if pod else "null",
+        ctx.queue_wait,
+        _quote(ctx.request_id),
+        _quote(remote) if remote is not None else "null",
     )

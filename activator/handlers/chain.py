@@ -24,7 +24,8 @@ CLIENT_CLOSED = 499
 
 def new_request_id(rng: random.Random) -> str:
     # Unique enough to trace a request, and no system call per request as os.urandom has.
-    return f"{rng.getrandbits(128):032x}"
+    # Not an f-string: mypyc builds those with a format spec slowly (compiled 0.74 -> 0.50 us).
+    return "%032x" % rng.getrandbits(128)  # noqa: UP031
 
 
 def checked(checks: Sequence[Check], next_handler: Handler) -> Handler:
