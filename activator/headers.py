@@ -87,11 +87,18 @@ ACTED_ON_UP = (_DROP_UP_WITH_PEER - {"content-length"}) | {"x-forwarded-proto", 
 def forwarding_fields(*, peer: str | None, scheme: str, host: str, request_id: str) -> bytes:
     """What `upstream_headers` adds to a request without any of ACTED_ON_UP, as the bytes that
     end its head (each field after a CRLF, then the blank line)."""
-    added: list[tuple[str, str]] = []
-    _append_forwarding(added, peer=peer, scheme=scheme, host=host, request_id=request_id)
-    return "".join([f"\r\n{name}: {value}" for name, value in added] + ["\r\n\r\n"]).encode(
-        "utf-8", "surrogateescape"
+    return b"%b%b\r\n\r\n" % (
+        _forwarding_for(peer, scheme, host),
+        request_id.encode("utf-8", "surrogateescape"),
     )
+
+
+@functools.lru_cache(maxsize=1024)  # few clients and hosts: the same few strings again and again
+def _forwarding_for(peer: str | None, scheme: str, host: str) -> bytes:
+    """The forwarding fields up to the request id's value (the request id comes last)."""
+    added: list[tuple[str, str]] = []
+    _append_forwarding(added, peer=peer, scheme=scheme, host=host, request_id="")
+    return "".join(f"\r\n{name}: {value}" for name, value in added).encode("utf-8", "surrogateescape")
 
 
 def _append_forwarding(

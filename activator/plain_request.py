@@ -137,14 +137,15 @@ def parse_plain_request(
         raise NotPlain
     headers: CIMultiDict[str] = CIMultiDict(pairs)
     content_length = None
-    length = headers.get("Content-Length")
+    # The lowered names say what is absent without a multidict look-up.
+    length = headers.get("Content-Length") if "content-length" in names else None
     if length is not None:
         if not length.isdigit() or len(length) > _MAX_LENGTH_DIGITS:
             raise NotPlain
         content_length = int(length)
         if content_length > max_body_bytes:
             raise NotPlain  # aiohttp streams it (or refuses it, past the gateway's limit)
-    connection = headers.get("Connection")
+    connection = headers.get("Connection") if "connection" in names else None
     keep_alive = connection is None or "close" not in [t.strip() for t in connection.lower().split(",")]
     verbatim = raw if names.isdisjoint(ACTED_ON_UP) else None
     return PlainRequest(

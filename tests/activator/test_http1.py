@@ -236,3 +236,10 @@ def test_the_verbatim_check_agrees_with_the_full_parse(
         (length,) = expected.headers.getall("Content-Length")
         assert length.isdigit()
         assert "Date" in expected.headers
+
+
+def test_a_status_line_without_a_reason_goes_verbatim_with_an_empty_one() -> None:
+    raw = AIOHTTP_HEAD.replace(b"HTTP/1.1 200 OK", b"HTTP/1.1 200")
+    parsed = http1.parse_response_head(raw + b"\r\n\r\n", "GET")
+    assert parsed is not None
+    assert parsed[0].verbatim == raw and parsed[0].reason == "" and parsed[0].status == 200
