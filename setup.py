@@ -42,13 +42,6 @@ class OptionalBuildExt(build_ext):
         except Exception as error:  # any failure to compile means pure Python
             _skip(f"building the extensions failed ({error})")
 
-    def build_extension(self, ext: Any) -> None:
-        try:
-            super().build_extension(ext)
-        except Exception as error:
-            _skip(f"building {ext.name} failed ({error})")
-            raise
-
 
 def _remove_built_in_place() -> None:
     """A pure install in a checkout that was compiled before: the old extensions go, or Python

@@ -327,7 +327,7 @@ class UpstreamResponse:
 
     async def next_chunk(self) -> bytes:
         """The next piece of the body, b"" at its end (a method, not an async generator: those
-        are not compiled, see setup.py)."""
+        are not compiled, see activator/native.py)."""
         connection = self._connection
         assert connection is not None, "body already released"
         return await connection.next_chunk()
